@@ -38,6 +38,14 @@ def _rects_to_faces(rects: Any, scores: list[float], image: Image) -> Faces:
     )
 
 
+def _dlib_rect(box: np.ndarray) -> Any:
+    """xyxy pixels (exclusive right/bottom) to dlib's inclusive rectangle."""
+    import dlib
+
+    x0, y0, x1, y1 = (int(v) for v in np.rint(box))
+    return dlib.rectangle(x0, y0, x1 - 1, y1 - 1)
+
+
 class DlibHogDetector:
     """dlib's HOG + linear SVM frontal face detector.
 
@@ -85,9 +93,7 @@ class DlibCnnDetector:
 
     @property
     def manifest(self) -> ModelManifest:
-        return ModelManifest(
-            "dlib_cnn", None, "RGB", self._path.name, file_sha256(self._path)
-        )
+        return ModelManifest("dlib_cnn", None, "RGB", self._path.name, file_sha256(self._path))
 
     def startup(self) -> None:
         if self._detector is None:
@@ -137,12 +143,7 @@ class DlibFivePointAligner:
         self._predictor = None
 
     def _shape(self, image: Image, box: np.ndarray) -> Any:
-        import dlib
-
-        rect = dlib.rectangle(
-            int(round(box[0])), int(round(box[1])), int(round(box[2])) - 1, int(round(box[3])) - 1
-        )
-        return self._predictor(image, rect)
+        return self._predictor(image, _dlib_rect(box))
 
     def landmarks(self, image: Image, faces: Faces) -> Faces:
         self.startup()
@@ -160,14 +161,8 @@ class DlibFivePointAligner:
             raise InvalidInputError("faces need landmarks before chips can be cut")
         out = np.zeros((len(faces), self.chip_size_px, self.chip_size_px, 3), np.uint8)
         for i, (box, pts) in enumerate(zip(faces.xyxy, faces.landmarks, strict=True)):
-            rect = dlib.rectangle(
-                int(round(box[0])),
-                int(round(box[1])),
-                int(round(box[2])) - 1,
-                int(round(box[3])) - 1,
-            )
             shape = dlib.full_object_detection(
-                rect, [dlib.point(int(round(x)), int(round(y))) for x, y in pts]
+                _dlib_rect(box), [dlib.point(int(x), int(y)) for x, y in np.rint(pts)]
             )
             out[i] = dlib.get_face_chip(image, shape, size=self.chip_size_px, padding=self.padding)
         return out

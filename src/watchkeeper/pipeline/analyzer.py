@@ -1,0 +1,113 @@
+"""FaceAnalyzer: detect -> quality gate -> align -> embed, returning ``Faces``."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import replace
+
+import numpy as np
+
+from watchkeeper.config.settings import DetectionSettings, QualitySettings
+from watchkeeper.core import EmbeddingContract, Faces, FacesMeta, Frame, Image
+from watchkeeper.models.base import Aligner, FaceDetector, FaceEmbedder, l2_normalise
+from watchkeeper.pipeline.quality import gate
+
+log = logging.getLogger(__name__)
+
+
+def _downscale(image: Image, max_side_px: int) -> tuple[Image, float]:
+    """The image scaled so its longer side is at most ``max_side_px``, and the factor used."""
+    h, w = image.shape[:2]
+    longest = max(h, w)
+    if longest <= max_side_px:
+        return image, 1.0
+    import cv2
+
+    scale = max_side_px / longest
+    small = cv2.resize(image, (round(w * scale), round(h * scale)), interpolation=cv2.INTER_AREA)
+    return np.ascontiguousarray(small), scale
+
+
+class FaceAnalyzer:
+    """Runs the whole face pipeline on one image at a time.
+
+    Rejected faces keep their rows (with reasons) so callers can report them; their embedding
+    rows are zero vectors, which never pass a similarity threshold.
+    """
+
+    def __init__(
+        self,
+        detector: FaceDetector,
+        aligner: Aligner,
+        embedder: FaceEmbedder,
+        detection: DetectionSettings | None = None,
+        quality: QualitySettings | None = None,
+        fallback_detector: FaceDetector | None = None,
+        mirror_augment: bool = True,
+    ) -> None:
+        self.detector = detector
+        self.aligner = aligner
+        self.embedder = embedder
+        self.detection = detection or DetectionSettings()
+        self.quality = quality or QualitySettings()
+        self.fallback_detector = fallback_detector
+        self.mirror_augment = mirror_augment
+
+    @property
+    def contract(self) -> EmbeddingContract:
+        """The embedder's contract, marked when mirrored averaging changes the vectors."""
+        base = self.embedder.contract
+        if not self.mirror_augment:
+            return base
+        return replace(base, preprocessing=f"{base.preprocessing}+mirror-avg")
+
+    def locate(self, image: Image) -> Faces:
+        """Boxes and scores only, on a downscaled copy for large images, mapped back."""
+        small, scale = _downscale(image, self.detection.max_side_px)
+        faces = self.detector.detect(small)
+        if len(faces) == 0 and self.fallback_detector is not None:
+            faces = self.fallback_detector.detect(small)
+        if scale != 1.0 and len(faces):
+            h, w = image.shape[:2]
+            boxes = faces.xyxy / scale
+            boxes[:, [0, 2]] = np.clip(boxes[:, [0, 2]], 0, w)
+            boxes[:, [1, 3]] = np.clip(boxes[:, [1, 3]], 0, h)
+            faces = faces.with_columns(xyxy=boxes)
+        return faces
+
+    def analyze(self, frame: Frame | Image, with_embeddings: bool = True) -> Faces:
+        """Every face in the image, gated, aligned and (optionally) embedded."""
+        image = frame.image if isinstance(frame, Frame) else frame
+        h, w = image.shape[:2]
+        meta = FacesMeta(
+            source_id=frame.source_id if isinstance(frame, Frame) else "",
+            frame_index=frame.index if isinstance(frame, Frame) else 0,
+            contract_id=self.contract.contract_id if with_embeddings else None,
+            resolution_wh=(w, h),
+        )
+        faces = self.locate(image).with_columns(meta=meta)
+        if len(faces) == 0:
+            return faces
+        faces = self.aligner.landmarks(image, faces)
+        chips = self.aligner.chips(image, faces)
+        faces = gate(faces, chips, (w, h), self.quality)
+        if not with_embeddings:
+            return faces
+        return faces.with_columns(embedding=self.embed_chips(chips, faces.accepted))
+
+    def embed_chips(self, chips: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
+        """Embeddings for the chips where ``mask`` is true; zero rows elsewhere."""
+        n = len(chips)
+        out = np.zeros((n, self.contract.dim), np.float32)
+        rows = np.flatnonzero(mask) if mask is not None else np.arange(n)
+        if len(rows) == 0:
+            return out
+        selected = chips[rows]
+        if self.mirror_augment:
+            # Deterministic test-time augmentation: the mirrored chip is the same face, so
+            # averaging the two embeddings cancels some pose and lighting asymmetry.
+            both = self.embedder.embed(np.concatenate([selected, selected[:, :, ::-1]]))
+            out[rows] = l2_normalise(both[: len(rows)] + both[len(rows) :])
+        else:
+            out[rows] = self.embedder.embed(selected)
+        return out

@@ -1,0 +1,24 @@
+"""Builds a FaceAnalyzer from the settings tree."""
+
+from __future__ import annotations
+
+from watchkeeper.config.settings import DetectorKind, Settings
+from watchkeeper.models.registry import make_aligner, make_detector, make_embedder
+from watchkeeper.pipeline.analyzer import FaceAnalyzer
+
+
+def build_analyzer(settings: Settings) -> FaceAnalyzer:
+    """The configured detector, aligner and embedder; nothing loads until first use."""
+    det = settings.detection
+    fallback = None
+    if det.cnn_fallback and det.kind is DetectorKind.HOG:
+        fallback = make_detector(DetectorKind.CNN, upsample=1)
+    return FaceAnalyzer(
+        detector=make_detector(det.kind, det.upsample),
+        aligner=make_aligner(det.kind),
+        embedder=make_embedder(settings),
+        detection=det,
+        quality=settings.quality,
+        fallback_detector=fallback,
+        mirror_augment=settings.recognition.mirror_augment,
+    )
