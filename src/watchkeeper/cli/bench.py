@@ -1,3 +1,199 @@
-"""`watchkeeper bench ...` commands (registered on import by main())."""
+"""`watchkeeper bench ...` and `watchkeeper calibrate` (registered on import by main())."""
 
 from __future__ import annotations
+
+import json
+import platform
+from dataclasses import asdict
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from watchkeeper.cli.main import app, bench_app, state
+from watchkeeper.cli.output import emit_json, fail, out_console, progress
+from watchkeeper.config.paths import evaluation_data_dir
+from watchkeeper.core.errors import WatchkeeperError
+
+DataOpt = Annotated[
+    Path | None, typer.Option("--data", help="Evaluation data folder (default $WATCHKEEPER_DATA).")
+]
+WorkersOpt = Annotated[
+    int, typer.Option(help="Worker processes for both systems (0 = one per core).")
+]
+
+
+def _lfw_root(data: Path | None) -> Path:
+    root = (data or evaluation_data_dir()) / "lfw"
+    if not (root / "pairs.txt").is_file():
+        fail(f"LFW not found in {root} (set WATCHKEEPER_DATA or pass --data)", 2)
+    return root
+
+
+def _workers(workers: int) -> int:
+    from watchkeeper.bench.embedding_run import default_workers
+
+    return workers or default_workers()
+
+
+def _machine() -> str:
+    import os
+
+    return f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
+
+
+@bench_app.command("lfw")
+def bench_lfw(
+    data: DataOpt = None,
+    workers: WorkersOpt = 0,
+    pairs_per_fold: Annotated[
+        int | None, typer.Option(help="Use only this many pairs of each fold (quick runs).")
+    ] = None,
+    peer: Annotated[bool, typer.Option(help="Also run the face_recognition peer.")] = True,
+) -> None:
+    """LFW View 2, 10-fold protocol: accuracy, TAR at FAR 1e-3 and speed, beside the peer."""
+    from watchkeeper.bench.embedding_run import (
+        embed_with_peer,
+        embed_with_watchkeeper,
+        peer_available,
+    )
+    from watchkeeper.bench.lfw import verification_report
+    from watchkeeper.bench.lfw_data import read_pairs
+
+    root = _lfw_root(data)
+    pairs = read_pairs(root / "pairs.txt", pairs_per_fold)
+    images = sorted({str(p.image_a) for p in pairs} | {str(p.image_b) for p in pairs})
+    paths = [Path(p) for p in images]
+    n = _workers(workers)
+    quiet = state.json
+    if not quiet:
+        out_console.print(
+            f"LFW View 2: {len(pairs)} pairs in 10 folds, {len(images)} images, "
+            f"{n} worker process(es) per system on {_machine()}."
+        )
+    try:
+        with progress("Watchkeeper", len(paths), enabled=not quiet) as bar:
+            ours = embed_with_watchkeeper(paths, state.settings, n, on_image=bar.advance)
+    except WatchkeeperError as exc:
+        fail(str(exc), exc.exit_code)
+    reports = [verification_report(pairs, ours, higher_is_closer=True)]
+    if peer:
+        if not peer_available():
+            fail("the peer package face_recognition is not installed; run scripts/setup.sh", 2)
+        with progress("face_recognition (peer)", len(paths), enabled=not quiet) as bar:
+            theirs = embed_with_peer(paths, n, on_image=bar.advance)
+        reports.append(verification_report(pairs, theirs, higher_is_closer=False))
+    if quiet:
+        emit_json([{**asdict(r), "mean_accuracy": r.mean_accuracy} for r in reports])
+        return
+    _print_verification(reports)
+
+
+def _print_verification(reports: list) -> None:  # type: ignore[type-arg]
+    rows = [
+        (
+            "accuracy (mean of 10 folds)",
+            lambda r: f"{r.mean_accuracy * 100:.2f}% ± {r.std_accuracy * 100:.2f}",
+        ),
+        ("TAR at FAR 1e-3", lambda r: f"{r.tar_at_far_1e3 * 100:.2f}%"),
+        ("failed pairs (no embedding)", lambda r: f"{r.failed_pairs} of {r.pairs}"),
+        ("images with no face found", lambda r: f"{r.no_face_images} of {r.images}"),
+        ("found only by the CNN fallback", lambda r: f"{r.cnn_fallback_images}"),
+        ("subject failed a quality gate", lambda r: f"{r.quality_rejected_subjects}"),
+        ("images per second", lambda r: f"{r.images_per_s:.1f}"),
+        ("faces per second", lambda r: f"{r.faces_per_s:.1f}"),
+        (
+            "latency per image p50 / p95",
+            lambda r: f"{r.latency_ms_p50:.0f} / {r.latency_ms_p95:.0f} ms",
+        ),
+    ]
+    header = f"{'':34}" + "".join(f"{r.system:>24}" for r in reports)
+    out_console.print(header)
+    for label, fmt in rows:
+        line = f"{label:34}" + "".join(f"{fmt(r):>24}" for r in reports)
+        out_console.print(line)
+    if len(reports) == 2:
+        ours, theirs = reports
+        out_console.print(
+            f"\nSpeed ratio (faces/s, Watchkeeper / peer): "
+            f"{ours.faces_per_s / max(theirs.faces_per_s, 1e-9):.2f}x; "
+            f"accuracy difference: {(ours.mean_accuracy - theirs.mean_accuracy) * 100:+.2f} points."
+        )
+    out_console.print(
+        "Policy: HOG detector first, the CNN detector for images where HOG finds nothing; the face "
+        "nearest the image centre is the subject; a pair with no embedding counts as wrong. "
+        "The peer has no fallback."
+    )
+
+
+@app.command("calibrate")
+def calibrate_cmd(
+    data: DataOpt = None,
+    workers: WorkersOpt = 0,
+    output: Annotated[
+        Path | None,
+        typer.Option(help="Folder for the calibration file (default: the package's own)."),
+    ] = None,
+) -> None:
+    """Choose decision thresholds by false-match rate on LFW View 1 (never View 2)."""
+    from watchkeeper.bench.embedding_run import embed_with_watchkeeper
+    from watchkeeper.bench.lfw import calibrate
+    from watchkeeper.bench.lfw_data import read_pairs
+    from watchkeeper.models.calibration import packaged_path, save_calibration
+    from watchkeeper.pipeline.factory import build_analyzer
+
+    root = _lfw_root(data)
+    pairs = read_pairs(root / "pairsDevTrain.txt") + read_pairs(root / "pairsDevTest.txt")
+    paths = sorted({p.image_a for p in pairs} | {p.image_b for p in pairs})
+    contract = build_analyzer(state.settings).contract
+    with progress("Embedding View 1 images", len(paths), enabled=not state.json) as bar:
+        run = embed_with_watchkeeper(paths, state.settings, _workers(workers), bar.advance)
+    calibration = calibrate(
+        run.subjects,
+        contract.contract_id,
+        "LFW View 1 (pairsDevTrain + pairsDevTest images), all cross-person pairs",
+    )
+    folder = output or packaged_path(contract.contract_id).parent
+    path = save_calibration(calibration, folder)
+    if state.json:
+        emit_json(json.loads(calibration.to_json()))
+        return
+    out_console.print(
+        f"Calibrated {contract.contract_id} on {calibration.genuine_pairs:,} genuine and "
+        f"{calibration.impostor_pairs:,} impostor pairs; wrote {path}"
+    )
+    for fmr, threshold in sorted(calibration.thresholds.items(), key=lambda kv: -float(kv[0])):
+        out_console.print(f"  false-match rate {fmr:>6}: similarity >= {threshold:.4f}")
+
+
+@bench_app.command("identify")
+def bench_identify(
+    data: DataOpt = None,
+    workers: WorkersOpt = 0,
+    target_fmr: Annotated[float, typer.Option(help="FMR of the decision threshold.")] = 1e-3,
+) -> None:
+    """1:N on LFW: one image enrolled per person with 2+ images; the rest and strangers probe."""
+    from watchkeeper.bench.embedding_run import embed_with_watchkeeper
+    from watchkeeper.bench.lfw import identification_report
+    from watchkeeper.bench.lfw_data import people_images
+    from watchkeeper.service.engine import Engine
+
+    root = _lfw_root(data)
+    people = people_images(root)
+    paths = [p for images in people.values() for p in images]
+    threshold = Engine(state.settings, threshold=state.threshold).threshold(target_fmr)
+    with progress("Embedding LFW", len(paths), enabled=not state.json) as bar:
+        run = embed_with_watchkeeper(paths, state.settings, _workers(workers), bar.advance)
+    report = identification_report(people, run.subjects, threshold, target_fmr)
+    if state.json:
+        emit_json(asdict(report))
+        return
+    out_console.print(
+        f"Gallery: {report.enrolled_people} people (one image each). "
+        f"Mated probes: {report.mated_probes}; strangers: {report.non_mated_probes}.\n"
+        f"Rank-1 identification rate: {report.rank1_rate * 100:.2f}% "
+        f"({report.rank1_rate_at_threshold * 100:.2f}% also passing the threshold "
+        f"{report.threshold:.4f} at FMR {report.target_fmr:g}).\n"
+        f"Strangers answered 'unknown': {report.non_mated_unknown_rate * 100:.2f}%.\n"
+        f"Images with no face: {report.no_face_images}. Speed: {run.images_per_s:.1f} images/s."
+    )

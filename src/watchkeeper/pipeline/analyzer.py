@@ -44,6 +44,7 @@ class FaceAnalyzer:
         quality: QualitySettings | None = None,
         fallback_detector: FaceDetector | None = None,
         mirror_augment: bool = True,
+        embed_rejected: bool = False,
     ) -> None:
         self.detector = detector
         self.aligner = aligner
@@ -52,6 +53,9 @@ class FaceAnalyzer:
         self.quality = quality or QualitySettings()
         self.fallback_detector = fallback_detector
         self.mirror_augment = mirror_augment
+        # Benchmarks embed every face to measure the model itself; live paths never do, so a
+        # face that failed a gate cannot be matched by accident.
+        self.embed_rejected = embed_rejected
 
     @property
     def contract(self) -> EmbeddingContract:
@@ -93,7 +97,8 @@ class FaceAnalyzer:
         faces = gate(faces, chips, (w, h), self.quality)
         if not with_embeddings:
             return faces
-        return faces.with_columns(embedding=self.embed_chips(chips, faces.accepted))
+        mask = None if self.embed_rejected else faces.accepted
+        return faces.with_columns(embedding=self.embed_chips(chips, mask))
 
     def embed_chips(self, chips: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
         """Embeddings for the chips where ``mask`` is true; zero rows elsewhere."""

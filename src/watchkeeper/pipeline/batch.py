@@ -38,11 +38,11 @@ class ImageResult:
 _worker_analyzer: FaceAnalyzer | None = None
 
 
-def _init_worker(settings: Settings) -> None:
+def _init_worker(settings: Settings, embed_rejected: bool) -> None:
     global _worker_analyzer
     # Ctrl-C is handled once, in the parent, which then shuts the pool down.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    _worker_analyzer = build_analyzer(settings)
+    _worker_analyzer = build_analyzer(settings, embed_rejected)
 
 
 def analyze_path(analyzer: FaceAnalyzer, path: str, max_pixels: int | None = None) -> ImageResult:
@@ -77,12 +77,13 @@ def analyze_paths(
     settings: Settings,
     workers: int | None = None,
     on_result: Callable[[ImageResult], None] | None = None,
+    embed_rejected: bool = False,
 ) -> Iterator[ImageResult]:
     """Yield one ``ImageResult`` per path, in order, using ``workers`` processes (1 = inline)."""
     items = [str(p) for p in paths]
     n = workers if workers is not None else default_workers(settings)
     if n <= 1 or len(items) <= 1:
-        analyzer = build_analyzer(settings)
+        analyzer = build_analyzer(settings, embed_rejected)
         for item in items:
             result = analyze_path(analyzer, item)
             if on_result:
@@ -94,7 +95,7 @@ def analyze_paths(
         update={"recognition": settings.recognition.model_copy(update={"threads": 1})}
     )
     with ProcessPoolExecutor(
-        max_workers=n, initializer=_init_worker, initargs=(worker_settings,)
+        max_workers=n, initializer=_init_worker, initargs=(worker_settings, embed_rejected)
     ) as pool:
         try:
             for result in pool.map(_work, items, chunksize=4):

@@ -7,7 +7,7 @@ from watchkeeper.models.registry import make_aligner, make_detector, make_embedd
 from watchkeeper.pipeline.analyzer import FaceAnalyzer
 
 
-def build_analyzer(settings: Settings) -> FaceAnalyzer:
+def build_analyzer(settings: Settings, embed_rejected: bool = False) -> FaceAnalyzer:
     """The configured detector, aligner and embedder; nothing loads until first use."""
     det = settings.detection
     fallback = None
@@ -21,4 +21,5 @@ def build_analyzer(settings: Settings) -> FaceAnalyzer:
         quality=settings.quality,
         fallback_detector=fallback,
         mirror_augment=settings.recognition.mirror_augment,
+        embed_rejected=embed_rejected,
     )

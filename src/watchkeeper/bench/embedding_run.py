@@ -1,0 +1,165 @@
+"""Embedding many benchmark images with Watchkeeper's pipeline or with the peer library.
+
+Both sides get the same treatment: the same worker-process count, the face nearest the image
+centre is the subject (LFW crops are centred on the labelled person), and every face found is
+embedded, because that is the work a real caller pays for.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from watchkeeper.config.settings import DetectionSettings, DetectorKind, Settings
+from watchkeeper.core import Faces
+from watchkeeper.pipeline.batch import analyze_paths
+
+
+@dataclass(frozen=True, slots=True)
+class SubjectEmbedding:
+    """The subject's embedding in one image, or None when no face was found at all."""
+
+    path: str
+    embedding: npt.NDArray[np.float32] | None
+    found_by: str  # "hog", "cnn_fallback" or "none"
+    rejected: tuple[str, ...]
+    faces_embedded: int
+    latency_ms: float
+
+
+@dataclass(frozen=True, slots=True)
+class EmbeddingRun:
+    name: str
+    subjects: dict[str, SubjectEmbedding]
+    wall_s: float
+    workers: int
+
+    @property
+    def faces_embedded(self) -> int:
+        return sum(s.faces_embedded for s in self.subjects.values())
+
+    @property
+    def images_per_s(self) -> float:
+        return len(self.subjects) / self.wall_s if self.wall_s else 0.0
+
+    @property
+    def faces_per_s(self) -> float:
+        return self.faces_embedded / self.wall_s if self.wall_s else 0.0
+
+    def latency_ms(self, q: float) -> float:
+        values = [s.latency_ms for s in self.subjects.values()]
+        return float(np.percentile(values, q)) if values else 0.0
+
+    def count(self, found_by: str) -> int:
+        return sum(1 for s in self.subjects.values() if s.found_by == found_by)
+
+
+def central_row(xyxy: npt.NDArray[np.float32], resolution_wh: tuple[int, int]) -> int:
+    """Index of the box whose centre is nearest the image centre."""
+    w, h = resolution_wh
+    centres = (xyxy[:, :2] + xyxy[:, 2:]) / 2
+    return int(np.argmin(np.hypot(centres[:, 0] - w / 2, centres[:, 1] - h / 2)))
+
+
+def _subject(path: str, faces: Faces | None, found_by: str, ms: float) -> SubjectEmbedding:
+    if faces is None or len(faces) == 0 or faces.embedding is None:
+        return SubjectEmbedding(path, None, "none", (), 0, ms)
+    wh = faces.meta.resolution_wh or (0, 0)
+    row = central_row(faces.xyxy, wh)
+    return SubjectEmbedding(
+        path,
+        faces.embedding[row].copy(),
+        found_by,
+        tuple(r.value for r in faces.rejected[row]),
+        len(faces),
+        ms,
+    )
+
+
+def embed_with_watchkeeper(
+    paths: Sequence[Path],
+    settings: Settings,
+    workers: int,
+    on_image: Callable[[], None] | None = None,
+) -> EmbeddingRun:
+    """Policy: HOG first; images where it finds nothing go to the CNN detector; else no face."""
+    t0 = time.perf_counter()
+    hog_settings = settings.model_copy(
+        update={"detection": settings.detection.model_copy(update={"cnn_fallback": False})}
+    )
+    subjects: dict[str, SubjectEmbedding] = {}
+    for r in analyze_paths(paths, hog_settings, workers=workers, embed_rejected=True):
+        subjects[r.source] = _subject(r.source, r.faces, "hog", r.decode_ms + r.analyze_ms)
+        if on_image:
+            on_image()
+    missing = [p for p, s in subjects.items() if s.embedding is None]
+    if missing:
+        cnn = settings.model_copy(
+            update={"detection": DetectionSettings(kind=DetectorKind.CNN, upsample=1)}
+        )
+        for r in analyze_paths(missing, cnn, workers=workers, embed_rejected=True):
+            earlier = subjects[r.source].latency_ms
+            subjects[r.source] = _subject(
+                r.source, r.faces, "cnn_fallback", earlier + r.decode_ms + r.analyze_ms
+            )
+    return EmbeddingRun("watchkeeper", subjects, time.perf_counter() - t0, workers)
+
+
+# -- the peer: the face_recognition package (same dlib models, its own pipeline) --------------
+
+
+def _peer_init() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _peer_embed(path: str) -> SubjectEmbedding:
+    import face_recognition
+
+    t0 = time.perf_counter()
+    image = face_recognition.load_image_file(path)
+    locations = face_recognition.face_locations(image)  # HOG, upsample 1: the library default
+    encodings: list[Any] = face_recognition.face_encodings(image, locations) if locations else []
+    ms = (time.perf_counter() - t0) * 1e3
+    if not encodings:
+        return SubjectEmbedding(path, None, "none", (), 0, ms)
+    # face_recognition boxes are (top, right, bottom, left).
+    xyxy = np.array([[lft, top, rgt, bot] for top, rgt, bot, lft in locations], np.float32)
+    row = central_row(xyxy, (image.shape[1], image.shape[0]))
+    return SubjectEmbedding(
+        path, np.asarray(encodings[row], np.float32), "hog", (), len(encodings), ms
+    )
+
+
+def peer_available() -> bool:
+    try:
+        import face_recognition  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def embed_with_peer(
+    paths: Sequence[Path], workers: int, on_image: Callable[[], None] | None = None
+) -> EmbeddingRun:
+    t0 = time.perf_counter()
+    items = [str(p) for p in paths]
+    subjects: dict[str, SubjectEmbedding] = {}
+    with ProcessPoolExecutor(max_workers=workers, initializer=_peer_init) as pool:
+        for s in pool.map(_peer_embed, items, chunksize=4):
+            subjects[s.path] = s
+            if on_image:
+                on_image()
+    return EmbeddingRun("face_recognition", subjects, time.perf_counter() - t0, workers)
+
+
+def default_workers() -> int:
+    return os.cpu_count() or 1
