@@ -21,7 +21,7 @@ import numpy.typing as npt
 
 from watchkeeper.config.settings import DetectionSettings, DetectorKind, Settings
 from watchkeeper.core import Faces
-from watchkeeper.pipeline.batch import analyze_paths
+from watchkeeper.service.batch import analyze_paths
 
 
 @dataclass(frozen=True, slots=True)

@@ -154,7 +154,7 @@ def calibrate(
         for fmr in CALIBRATED_FMRS
         if fmr * len(impostor) >= 10  # at least ten impostors above the line, or it's noise
     }
-    return Calibration(contract_id, made_from, int(len(genuine)), int(len(impostor)), thresholds)
+    return Calibration(contract_id, made_from, len(genuine), len(impostor), thresholds)
 
 
 # -- 1:N identification ------------------------------------------------------------------------

@@ -197,3 +197,62 @@ def bench_identify(
         f"Strangers answered 'unknown': {report.non_mated_unknown_rate * 100:.2f}%.\n"
         f"Images with no face: {report.no_face_images}. Speed: {run.images_per_s:.1f} images/s."
     )
+
+
+@app.command("demo")
+def demo(data: DataOpt = None) -> None:
+    """A short tour on the example photos: enrol two people, then identify and verify."""
+    import tempfile
+
+    from watchkeeper.core import Decision
+    from watchkeeper.service.engine import Engine
+
+    examples = (data or evaluation_data_dir()) / "examples" / "examples"
+    if not examples.is_dir():
+        fail(f"example photos not found in {examples} (set WATCHKEEPER_DATA or pass --data)", 2)
+    with tempfile.TemporaryDirectory(prefix="watchkeeper-demo-") as home:
+        settings = state.settings.model_copy(update={"home": Path(home)})
+        engine = Engine(settings, threshold=state.threshold)
+        # The demo uses a throwaway data directory so it never touches a real gallery.
+        out_console.print(f"Demo data directory (deleted afterwards): {home}")
+        try:
+            for person, photo in [("Barack Obama", "obama.jpg"), ("Joe Biden", "biden.jpg")]:
+                engine.enrol(person, examples / photo, gallery="demo")
+                out_console.print(f"Enrolled {person} from {photo}.")
+            threshold = engine.threshold()
+            out_console.print(
+                f"Decision threshold: similarity >= {threshold:.3f} "
+                f"(false-match rate {settings.recognition.target_fmr:g}, calibrated on LFW View 1)."
+            )
+            for photo in ["obama2.jpg", "two_people.jpg", "obama-480p.jpg"]:
+                result = engine.identify(examples / photo, gallery="demo")
+                answers = []
+                for m in result.matches:
+                    if m.decision is Decision.MATCH:
+                        c = m.candidates[0]
+                        answers.append(f"candidate {c.display_name} ({c.similarity:.3f})")
+                    elif m.decision is Decision.UNKNOWN:
+                        answers.append("unknown")
+                    else:
+                        answers.append("not searched: " + ", ".join(m.reasons))
+                out_console.print(
+                    f"Identify {photo}: {len(result.faces)} face(s): "
+                    + ("; ".join(answers) or "none")
+                )
+            v = engine.verify(examples / "obama.jpg", examples / "obama2.jpg")
+            out_console.print(
+                f"Verify obama.jpg vs obama2.jpg: {v.decision.value} "
+                f"(similarity {v.similarity:.3f})."
+            )
+            v = engine.verify(examples / "obama.jpg", examples / "biden.jpg")
+            out_console.print(
+                f"Verify obama.jpg vs biden.jpg: {v.decision.value} "
+                f"(similarity {v.similarity:.3f})."
+            )
+            out_console.print(
+                "Every match above is a candidate for a person to confirm, not a verdict."
+            )
+        except WatchkeeperError as exc:
+            fail(str(exc), exc.exit_code)
+        finally:
+            engine.close()

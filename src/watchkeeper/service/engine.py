@@ -20,8 +20,8 @@ from watchkeeper.gallery.catalog import EnrolOutcome, GalleryCatalog
 from watchkeeper.gallery.rules import choose_enrolment_face, validate_display_name
 from watchkeeper.models.calibration import load_calibration
 from watchkeeper.pipeline.analyzer import FaceAnalyzer
-from watchkeeper.pipeline.batch import ImageResult, analyze_paths
 from watchkeeper.pipeline.factory import build_analyzer
+from watchkeeper.service.batch import ImageResult, analyze_paths
 from watchkeeper.sources.images import is_image_path, load_image
 from watchkeeper.store.records import GalleryRecord, IdentityRecord, TemplateRecord
 from watchkeeper.store.sqlite import SqliteStore
