@@ -6,8 +6,8 @@ argument in dlib's ``face_recognition.cpp``. So the network is written down here
 paddings, tensor shapes, the end of the file) is checked against it before any weight is returned.
 A truncated, altered or different file fails with ``ModelFileError`` naming the byte and the layer.
 
->>> weights = read_dlib_resnet(face_models_file("dlib_face_recognition_resnet_model_v1.dat"))
-... # doctest: +SKIP
+>>> from watchkeeper.models.weights import face_models_file
+>>> weights = read_dlib_resnet(face_models_file(WEIGHTS_FILE))  # doctest: +SKIP
 >>> len(weights.convs), weights.fc.shape  # doctest: +SKIP
 (29, (256, 128))
 """
@@ -23,7 +23,8 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
-from watchkeeper.core.errors import ModelFileError
+from watchkeeper.core import EmbeddingContract
+from watchkeeper.core.errors import InvalidInputError, ModelFileError
 
 FloatArray = npt.NDArray[np.float32]
 
@@ -528,3 +529,43 @@ def read_dlib_resnet(path: Path) -> DlibResnetWeights:
     except OSError as exc:
         raise ModelFileError(f"cannot read the face-recognition weights {path}: {exc}") from exc
     return parse_dlib_resnet(data, str(path))
+
+
+# ---------------------------------------------------------------------------------------------
+# What both runtimes of this network (dlib's own and ONNX Runtime) promise their callers.
+
+WEIGHTS_FILE = "dlib_face_recognition_resnet_model_v1.dat"
+MODEL_ID = "dlib-resnet-v1"
+MODEL_VERSION = "1"
+PREPROCESSING = "dlib-chip150-pad0.25/v1"
+
+
+def dlib_resnet_contract(weights_sha256: str) -> EmbeddingContract:
+    """The one contract shared by ``DlibResnetEmbedder`` and ``OnnxResnetEmbedder``.
+
+    Decision: the two runtimes share a contract, so a gallery enrolled with one can be searched
+    with the other. This holds only because the parity test
+    (tests/quality/test_dlib_resnet_parity.py) shows both give the same descriptors on real LFW
+    faces (max per-component difference < 1e-5, measured ~4e-7) and change no same/different
+    decision. Should that test ever fail, give the ONNX runtime its own ``model_id`` instead.
+    """
+    return EmbeddingContract(
+        model_id=MODEL_ID,
+        model_version=MODEL_VERSION,
+        weights_sha256=weights_sha256,
+        dim=EMBEDDING_DIM,
+        preprocessing=PREPROCESSING,
+    )
+
+
+def check_chips(chips: object) -> npt.NDArray[np.uint8]:
+    """The network's input: (n, 150, 150, 3) uint8 RGB chips cut by ``dlib.get_face_chip``."""
+    if not isinstance(chips, np.ndarray) or chips.dtype != np.uint8:
+        raise InvalidInputError("face chips must be a uint8 numpy array (n, 150, 150, 3), RGB")
+    expected = (INPUT_SIZE_PX, INPUT_SIZE_PX, 3)
+    if chips.ndim != 4 or chips.shape[1:] != expected:
+        raise InvalidInputError(
+            f"face chips must have shape (n, {INPUT_SIZE_PX}, {INPUT_SIZE_PX}, 3), "
+            f"got {chips.shape}"
+        )
+    return np.ascontiguousarray(chips)
