@@ -271,7 +271,7 @@ class OnnxResnetEmbedder:
 
     @property
     def model_path(self) -> Path | None:
-        """The cached .onnx file in use, once started."""
+        """The cached .onnx file in use, once started (None when the cache was not writable)."""
         return self._model_path
 
     def startup(self) -> None:
@@ -294,19 +294,27 @@ class OnnxResnetEmbedder:
                 raise ModelFileError(
                     f"{path} has SHA-256 {weights.sha256}, not the pinned {self.expected_sha256}"
                 )
-            model_path = cached_model_path(self.cache_dir, weights.sha256)
-            session = self._open_cached(model_path, weights.sha256)
+            cached = cached_model_path(self.cache_dir, weights.sha256)
+            in_use: Path | None = cached
+            session = self._open_cached(cached, weights.sha256)
             if session is None:
-                log.info("building the ONNX graph for %s into %s", path.name, model_path)
-                model = build_onnx_model(weights)
-                _write_atomically(model_path, model.SerializeToString())
-                session = self._open(model_path)
+                log.info("building the ONNX graph for %s into %s", path.name, cached)
+                payload = build_onnx_model(weights).SerializeToString()
+                try:
+                    _write_atomically(cached, payload)
+                except OSError as exc:
+                    # An unwritable cache costs a rebuild per start, never the service.
+                    log.warning("cannot cache the ONNX graph in %s (%s)", self.cache_dir, exc)
+                    session = self._open(payload)
+                    in_use = None
+                else:
+                    session = self._open(cached)
             self._session = session
             self._weights_sha256 = weights.sha256
-            self._model_path = model_path
+            self._model_path = in_use
             return session
 
-    def _open(self, model_path: Path) -> Any:
+    def _open(self, model: Path | bytes) -> Any:
         import onnxruntime as ort
 
         options = ort.SessionOptions()
@@ -314,8 +322,9 @@ class OnnxResnetEmbedder:
         options.inter_op_num_threads = 1
         options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        source = model if isinstance(model, bytes) else str(model)
         return ort.InferenceSession(
-            str(model_path), sess_options=options, providers=["CPUExecutionProvider"]
+            source, sess_options=options, providers=["CPUExecutionProvider"]
         )
 
     def _open_cached(self, model_path: Path, weights_sha256: str) -> Any:

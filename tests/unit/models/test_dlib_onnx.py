@@ -208,3 +208,12 @@ def test_truncated_weights_fail_on_startup(tmp_path: Path) -> None:
     with pytest.raises(ModelFileError, match="truncated"):
         e.embed(make_chips(1))
     assert not (tmp_path / "c").exists()
+
+
+def test_unwritable_cache_still_embeds(tmp_path: Path, embedder: OnnxResnetEmbedder) -> None:
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the cache folder should be")
+    e = OnnxResnetEmbedder(blocker / "cache")
+    chips = make_chips(2, seed=6)
+    np.testing.assert_array_equal(e.embed(chips), embedder.embed(chips))
+    assert e.model_path is None
