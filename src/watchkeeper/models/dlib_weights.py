@@ -303,9 +303,7 @@ def _check(stream: _Stream, ok: bool, problem: str) -> None:
         raise stream.fail(problem)
 
 
-def _read_con(
-    stream: _Stream, spec: LayerSpec, channels_in: int
-) -> tuple[ConvWeights, tuple[int, int, int, int]]:
+def _read_con(stream: _Stream, spec: LayerSpec, channels_in: int) -> ConvWeights:
     version = stream.version(("con_4", "con_5"))
     _, params = stream.tensor()
     num_filters, nr, nc = stream.integer(), stream.integer(), stream.integer()
@@ -357,7 +355,7 @@ def _read_con(
         stride=spec.stride,
         padding=spec.padding,
     )
-    return weights, filters_shape
+    return weights
 
 
 def _read_affine(stream: _Stream, channels: int) -> AffineWeights:
@@ -473,8 +471,7 @@ def parse_dlib_resnet(data: bytes, source: str = "<bytes>") -> DlibResnetWeights
             shape = tagged[spec.tag]
             continue
         if spec.kind is LayerKind.CON:
-            conv, _ = _read_con(stream, spec, channels)
-            convs.append(conv)
+            convs.append(_read_con(stream, spec, channels))
             size = (
                 pooled_size(rows, spec.size, spec.stride, spec.padding),
                 pooled_size(cols, spec.size, spec.stride, spec.padding),
