@@ -8,6 +8,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated
 
+import numpy as np
 import typer
 
 from watchkeeper.cli.main import app, bench_app, state
@@ -256,3 +257,35 @@ def demo(data: DataOpt = None) -> None:
             fail(str(exc), exc.exit_code)
         finally:
             engine.close()
+
+
+@bench_app.command("augment")
+def bench_augment(
+    data: DataOpt = None,
+    workers: WorkersOpt = 0,
+    pairs_per_fold: Annotated[
+        int | None, typer.Option(help="Use only this many pairs of each fold (quick runs).")
+    ] = None,
+) -> None:
+    """LFW View 2 accuracy of each test-time augmentation recipe (same faces, same protocol)."""
+    from watchkeeper.bench.augment import RECIPES, evaluate_recipes
+    from watchkeeper.bench.lfw_data import read_pairs
+
+    root = _lfw_root(data)
+    pairs = read_pairs(root / "pairs.txt", pairs_per_fold)
+    paths = sorted({p.image_a for p in pairs} | {p.image_b for p in pairs})
+    with progress("Cutting and embedding chip variants", len(paths), enabled=not state.json) as bar:
+        scores, wall = evaluate_recipes(
+            pairs, paths, state.settings, _workers(workers), bar.advance
+        )
+    if state.json:
+        emit_json([{**asdict(s), "mean_accuracy": s.mean_accuracy} for s in scores])
+        return
+    out_console.print(f"{len(pairs)} pairs, {len(paths)} images, all variants in {wall:.0f} s")
+    base = scores[0].mean_accuracy
+    for s in scores:
+        out_console.print(
+            f"  {s.recipe:15} {s.embeddings_per_face} embedding(s)/face  "
+            f"accuracy {s.mean_accuracy * 100:.2f}% ± {np.std(s.fold_accuracy) * 100:.2f} "
+            f"({(s.mean_accuracy - base) * 100:+.2f} vs none): {', '.join(RECIPES[s.recipe])}"
+        )

@@ -42,7 +42,8 @@ def make_embedder(settings: Settings) -> FaceEmbedder:
         from watchkeeper.models.dlib_onnx import OnnxResnetEmbedder
 
         return OnnxResnetEmbedder(
-            cache_dir=settings.home / "cache" / "onnx", threads=settings.recognition.threads
+            cache_dir=settings.home / "cache" / "onnx",
+            intra_op_num_threads=settings.recognition.threads,
         )
     if kind is EmbedderKind.DLIB:
         from watchkeeper.models.dlib_resnet import DlibResnetEmbedder

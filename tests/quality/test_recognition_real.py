@@ -1,0 +1,100 @@
+"""The real pipeline (dlib HOG + 5 points + ResNet on ONNX Runtime) on real photos."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from watchkeeper.bench.lfw_data import read_pairs
+from watchkeeper.config.settings import Settings
+from watchkeeper.core import Decision, QualityIssue
+from watchkeeper.core.errors import MultipleFacesError, NoFaceError
+from watchkeeper.service.engine import Engine
+from watchkeeper.sources.images import load_image
+
+pytestmark = pytest.mark.models
+
+
+@pytest.fixture(scope="module")
+def engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
+    with Engine(Settings(home=tmp_path_factory.mktemp("home"), workers=1)) as e:
+        yield e
+
+
+@pytest.fixture(scope="module")
+def examples(data_dir: Path) -> Path:
+    return data_dir / "examples" / "examples"
+
+
+def test_enrolled_person_is_a_candidate_and_others_are_unknown(
+    engine: Engine, examples: Path
+) -> None:
+    engine.enrol("Barack Obama", examples / "obama.jpg", gallery="q")
+    [match] = engine.identify(examples / "obama2.jpg", gallery="q").matches
+    assert match.decision is Decision.MATCH
+    assert match.candidates[0].display_name == "Barack Obama"
+    [other] = engine.identify(examples / "biden.jpg", gallery="q").matches
+    assert other.decision is Decision.UNKNOWN
+    assert other.candidates[0].similarity < other.threshold
+
+
+def test_group_photo_is_refused_for_enrolment_unless_a_face_is_chosen(
+    engine: Engine, examples: Path
+) -> None:
+    with pytest.raises(MultipleFacesError):
+        engine.enrol("Someone", examples / "two_people.jpg", gallery="q2")
+    faces = engine.detect(examples / "two_people.jpg")
+    assert len(faces) == 2 and faces.accepted.all()
+    result = engine.enrol("Someone", examples / "two_people.jpg", gallery="q2", face_index=0)
+    assert result.ok
+
+
+def test_photos_without_faces(engine: Engine, data_dir: Path) -> None:
+    folder = data_dir / "nonface" / "no_face"
+    found = {p.name: len(engine.detect(p)) for p in sorted(folder.iterdir())}
+    # HOG at upsample 1 finds no face in all but at most one of the 19 face-free photos.
+    assert sum(1 for n in found.values() if n) <= 1, found
+    with pytest.raises(NoFaceError):
+        engine.enrol("Nobody", folder / "coffee.png", gallery="q3")
+
+
+def test_resolution_does_not_change_the_answer(engine: Engine, examples: Path) -> None:
+    """Large images are detected downscaled and aligned at full size: same person throughout."""
+    vectors = []
+    for name in ["obama-240p.jpg", "obama-480p.jpg", "obama-720p.jpg", "obama-1080p.jpg"]:
+        faces = engine.analyzer.analyze(load_image(examples / name))
+        assert len(faces) == 1, name
+        assert faces.embedding is not None
+        vectors.append(faces.embedding[0])
+    sims = np.stack(vectors) @ np.stack(vectors).T
+    assert sims.min() >= engine.threshold()
+
+
+def test_small_faces_are_rejected_with_a_reason(engine: Engine, examples: Path) -> None:
+    frame = load_image(examples / "obama.jpg")
+    import cv2
+
+    tiny = cv2.resize(frame.image, (frame.image.shape[1] // 12, frame.image.shape[0] // 12))
+    big = np.zeros((400, 400, 3), np.uint8)
+    big[: tiny.shape[0], : tiny.shape[1]] = tiny
+    faces = engine.analyzer.analyze(cv2.resize(big, (1200, 1200), interpolation=cv2.INTER_NEAREST))
+    # Upscaled 12x-shrunk face: blocky, so it is found but must not be used.
+    if len(faces):
+        assert not faces.accepted.any()
+        reasons = {r for row in faces.rejected for r in row}
+        assert reasons & {QualityIssue.TOO_BLURRED, QualityIssue.TOO_SMALL}
+
+
+def test_lfw_development_pairs_slice(engine: Engine, data_dir: Path) -> None:
+    """40 View 1 test pairs at the calibrated FMR 1e-3 threshold."""
+    pairs = read_pairs(data_dir / "lfw" / "pairsDevTest.txt", per_fold=40)
+    correct = 0
+    for p in pairs:
+        v = engine.verify(p.image_a, p.image_b)
+        correct += (v.decision is Decision.MATCH) == p.same
+    # At FMR 1e-3 the threshold is strict, so some true pairs fall below it; none of 20
+    # different-person pairs should pass.
+    assert correct >= 34, f"{correct} of {len(pairs)}"
