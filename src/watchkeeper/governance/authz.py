@@ -12,6 +12,7 @@ Example:
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import logging
@@ -265,6 +266,11 @@ def _hash_password(password: str, params: ScryptParams) -> str:
     return f"scrypt${params.n}${params.r}${params.p}${salt.hex()}${digest.hex()}"
 
 
+@functools.cache
+def _dummy_hash(params: ScryptParams) -> str:
+    return _hash_password(secrets.token_hex(16), params)
+
+
 def _check_password(password: str, encoded: str) -> bool:
     try:
         scheme, n, r, p, salt_hex, digest_hex = encoded.split("$")
@@ -361,9 +367,6 @@ class UserStore:
         self._conn = conn
         self._params = params or ScryptParams()
         ensure_schema(conn)
-        # Verified against when the username is unknown, so both failures cost the same time
-        # and a caller cannot tell which usernames exist.
-        self._dummy_hash = _hash_password(secrets.token_hex(16), self._params)
 
     def create_user(
         self,
@@ -410,7 +413,8 @@ class UserStore:
         candidate = password if isinstance(password, str) else ""
         if len(candidate) > _MAX_PASSWORD:
             candidate = ""
-        encoded = row[2] if row is not None else self._dummy_hash
+        # An unknown username still costs one scrypt, so timing does not reveal which exist.
+        encoded = row[2] if row is not None else _dummy_hash(self._params)
         password_ok = _check_password(candidate, encoded)
         if row is None or not password_ok or row[4] is not None:
             raise PermissionDeniedError("unknown username or wrong password, or account disabled")
