@@ -73,28 +73,60 @@ def test_resolution_does_not_change_the_answer(engine: Engine, examples: Path) -
     assert sims.min() >= engine.threshold()
 
 
-def test_small_faces_are_rejected_with_a_reason(engine: Engine, examples: Path) -> None:
-    frame = load_image(examples / "obama.jpg")
+def test_blurred_and_small_faces_are_rejected_with_a_reason(examples: Path, tmp_path: Path) -> None:
     import cv2
 
-    tiny = cv2.resize(frame.image, (frame.image.shape[1] // 12, frame.image.shape[0] // 12))
-    big = np.zeros((400, 400, 3), np.uint8)
-    big[: tiny.shape[0], : tiny.shape[1]] = tiny
-    faces = engine.analyzer.analyze(cv2.resize(big, (1200, 1200), interpolation=cv2.INTER_NEAREST))
-    # Upscaled 12x-shrunk face: blocky, so it is found but must not be used.
-    if len(faces):
-        assert not faces.accepted.any()
-        reasons = {r for row in faces.rejected for r in row}
-        assert reasons & {QualityIssue.TOO_BLURRED, QualityIssue.TOO_SMALL}
+    from watchkeeper.config.settings import QualitySettings
+    from watchkeeper.pipeline.factory import build_analyzer
+
+    analyzer = build_analyzer(
+        Settings(home=tmp_path, quality=QualitySettings(min_face_px=60, min_sharpness=6.0))
+    )
+    image = load_image(examples / "obama.jpg").image
+    sharp = analyzer.analyze(image)
+    assert sharp.accepted.tolist() == [True]
+    blurred = analyzer.analyze(cv2.GaussianBlur(image, (0, 0), 6))
+    assert len(blurred) == 1
+    assert blurred.rejected[0] == (QualityIssue.TOO_BLURRED,)
+    assert blurred.embedding is not None and not blurred.embedding.any()  # never matchable
+    small = cv2.resize(image, None, fx=0.2, fy=0.2, interpolation=cv2.INTER_AREA)
+    canvas = np.full((400, 400, 3), 128, np.uint8)
+    canvas[100 : 100 + small.shape[0], 100 : 100 + small.shape[1]] = small
+    found = analyzer.analyze(canvas)
+    assert len(found) == 1 and found.box_size_px[0] < 60
+    assert QualityIssue.TOO_SMALL in found.rejected[0]
+
+
+def test_face_cut_off_by_the_frame_edge(examples: Path, tmp_path: Path) -> None:
+    from watchkeeper.pipeline.factory import build_analyzer
+
+    analyzer = build_analyzer(Settings(home=tmp_path))
+    image = load_image(examples / "obama.jpg").image
+    full = analyzer.analyze(image)
+    x0, y0, x1, y1 = full.xyxy[0].astype(int)
+    cut = np.ascontiguousarray(image[:, x0 + (x1 - x0) // 3 :])  # left third of the face gone
+    faces = analyzer.analyze(cut)
+    assert len(faces) == 1
+    assert QualityIssue.CUT_OFF in faces.rejected[0]
+    assert faces.xyxy[0, 0] == 0  # the box was clipped at the left edge
 
 
 def test_lfw_development_pairs_slice(engine: Engine, data_dir: Path) -> None:
-    """40 View 1 test pairs at the calibrated FMR 1e-3 threshold."""
+    """40 View 1 test pairs at the calibrated FMR 1e-3 threshold (subject = central face)."""
+    from watchkeeper.bench.embedding_run import central_row
+
+    def subject(path: Path) -> np.ndarray:
+        faces = engine.analyzer.analyze(load_image(path))
+        assert len(faces) >= 1 and faces.embedding is not None, path
+        return faces.embedding[central_row(faces.xyxy, faces.meta.resolution_wh or (250, 250))]
+
     pairs = read_pairs(data_dir / "lfw" / "pairsDevTest.txt", per_fold=40)
-    correct = 0
-    for p in pairs:
-        v = engine.verify(p.image_a, p.image_b)
-        correct += (v.decision is Decision.MATCH) == p.same
-    # At FMR 1e-3 the threshold is strict, so some true pairs fall below it; none of 20
-    # different-person pairs should pass.
-    assert correct >= 34, f"{correct} of {len(pairs)}"
+    threshold = engine.threshold()
+    outcomes = [
+        (float(subject(p.image_a) @ subject(p.image_b)) >= threshold, p.same) for p in pairs
+    ]
+    false_matches = sum(1 for said, same in outcomes if said and not same)
+    true_matches = sum(1 for said, same in outcomes if said and same)
+    # FMR 1e-3 is strict, so some true pairs fall below it; no different pair may pass.
+    assert false_matches == 0
+    assert true_matches >= 15, f"{true_matches} of 20 same-person pairs accepted"

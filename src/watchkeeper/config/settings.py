@@ -65,11 +65,13 @@ class QualitySettings(_Section):
         description="Faces whose box is shorter than this many pixels are rejected as too small.",
     )
     min_sharpness: float = Field(
-        20.0,
+        6.0,
         ge=0.0,
         title="Least sharpness",
         description="Variance of the Laplacian of the aligned face chip; below it a face is "
-        "rejected as too blurred. 0 turns the check off.",
+        "rejected as too blurred. 0 turns the check off. Measured here: LFW press photos have "
+        "a median of 37 and 99% are above 9.6; a 270 px face blurred with a Gaussian of sigma "
+        "6 px scores 3 to 4.",
     )
     edge_margin_px: int = Field(
         1,
