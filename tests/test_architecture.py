@@ -28,3 +28,25 @@ def test_importing_the_package_loads_no_model_library() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == ""
+
+
+def test_types_check_strictly() -> None:
+    exe = Path(sys.executable).with_name("mypy")
+    result = subprocess.run(
+        [str(exe), "--config-file", str(ROOT / "pyproject.toml"), str(ROOT / "src/watchkeeper")],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stdout[-4000:]
+
+
+def test_ruff_is_clean() -> None:
+    exe = Path(sys.executable).with_name("ruff")
+    result = subprocess.run(
+        [str(exe), "check", "--output-format", "concise", "src", "tests"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stdout[-4000:]

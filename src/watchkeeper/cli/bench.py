@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import platform
+from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated
@@ -11,6 +12,7 @@ from typing import Annotated
 import numpy as np
 import typer
 
+from watchkeeper.bench.lfw import VerificationReport
 from watchkeeper.cli.main import app, bench_app, state
 from watchkeeper.cli.output import emit_json, fail, out_console, progress
 from watchkeeper.config.paths import evaluation_data_dir
@@ -90,8 +92,8 @@ def bench_lfw(
     _print_verification(reports)
 
 
-def _print_verification(reports: list) -> None:  # type: ignore[type-arg]
-    rows = [
+def _print_verification(reports: list[VerificationReport]) -> None:
+    rows: list[tuple[str, Callable[[VerificationReport], str]]] = [
         (
             "accuracy (mean of 10 folds)",
             lambda r: f"{r.mean_accuracy * 100:.2f}% ± {r.std_accuracy * 100:.2f}",

@@ -32,10 +32,10 @@ def choose_enrolment_face(faces: Faces, source: str, face_index: int | None = No
         raise NoFaceError(f"{source}: no face found")
     accepted = np.flatnonzero(faces.accepted)
     if len(accepted) == 0:
-        reasons = sorted({r.value for row in faces.rejected for r in row})
+        found = sorted({r.value for row in faces.rejected for r in row})
         raise NoFaceError(
             f"{source}: {len(faces)} face(s) found but none passed the quality gates "
-            f"({', '.join(reasons)})"
+            f"({', '.join(found)})"
         )
     if len(accepted) > 1:
         raise MultipleFacesError(

@@ -78,6 +78,6 @@ class MockEmbedder:
     def embed(self, chips: ChipBatch) -> npt.NDArray[np.float32]:
         if chips.ndim != 4 or chips.shape[1:] != (32, 32, 3):
             raise InvalidInputError(f"mock embedder takes (n, 32, 32, 3) chips, got {chips.shape}")
-        flat = chips.reshape(len(chips), -1).astype(np.float32) / 255.0
+        flat = np.asarray(chips.reshape(len(chips), -1), dtype=np.float32) / np.float32(255.0)
         flat -= flat.mean(axis=1, keepdims=True)
-        return l2_normalise(flat @ self._projection)
+        return l2_normalise(np.asarray(flat @ self._projection, dtype=np.float32))

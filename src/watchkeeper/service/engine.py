@@ -216,7 +216,7 @@ class Engine:
         row = choose_enrolment_face(faces, frame.source_id or label)
         if faces.embedding is None:
             raise InvalidInputError(f"{label}: no embedding")
-        return faces.embedding[row]
+        return np.asarray(faces.embedding[row], dtype=np.float32)
 
     def verify(
         self, image_a: ImageInput, image_b: ImageInput, target_fmr: float | None = None

@@ -10,11 +10,15 @@ from __future__ import annotations
 import io
 import warnings
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from watchkeeper.core import Frame
 from watchkeeper.core.errors import ImageError
+
+if TYPE_CHECKING:
+    from PIL import Image
 
 DEFAULT_MAX_PIXELS = 40_000_000
 """About a 7,300 x 5,500 photo; larger inputs are refused rather than risk memory exhaustion."""
@@ -22,7 +26,7 @@ DEFAULT_MAX_PIXELS = 40_000_000
 DEFAULT_MAX_BYTES = 50 * 1024 * 1024
 
 
-def _to_rgb_array(img: PIL.Image.Image) -> np.ndarray:  # type: ignore[name-defined]  # noqa: F821
+def _to_rgb_array(img: Image.Image) -> np.ndarray:
     from PIL import Image
 
     mode = img.mode
@@ -76,8 +80,8 @@ def decode_image(
                     "(possible decompression bomb)"
                 )
             img.load()
-            img = ImageOps.exif_transpose(img) or img
-            rgb = _to_rgb_array(img)
+            oriented: Image.Image = ImageOps.exif_transpose(img) or img
+            rgb = _to_rgb_array(oriented)
     except ImageError:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
