@@ -103,7 +103,7 @@ def test_face_cut_off_by_the_frame_edge(examples: Path, tmp_path: Path) -> None:
     analyzer = build_analyzer(Settings(home=tmp_path))
     image = load_image(examples / "obama.jpg").image
     full = analyzer.analyze(image)
-    x0, y0, x1, y1 = full.xyxy[0].astype(int)
+    x0, _, x1, _ = full.xyxy[0].astype(int)
     cut = np.ascontiguousarray(image[:, x0 + (x1 - x0) // 3 :])  # left third of the face gone
     faces = analyzer.analyze(cut)
     assert len(faces) == 1

@@ -6,9 +6,9 @@ import json
 from pathlib import Path
 
 import pytest
+from tests.builders import encode, pattern_image, save_png
 from typer.testing import CliRunner
 
-from tests.builders import encode, pattern_image, save_png
 from watchkeeper.cli.main import app
 
 runner = CliRunner()
