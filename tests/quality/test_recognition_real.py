@@ -80,7 +80,7 @@ def test_blurred_and_small_faces_are_rejected_with_a_reason(examples: Path, tmp_
     from watchkeeper.pipeline.factory import build_analyzer
 
     analyzer = build_analyzer(
-        Settings(home=tmp_path, quality=QualitySettings(min_face_px=60, min_sharpness=6.0))
+        Settings(home=tmp_path, quality=QualitySettings(min_face_px=100, min_sharpness=6.0))
     )
     image = load_image(examples / "obama.jpg").image
     sharp = analyzer.analyze(image)
@@ -93,7 +93,7 @@ def test_blurred_and_small_faces_are_rejected_with_a_reason(examples: Path, tmp_
     canvas = np.full((400, 400, 3), 128, np.uint8)
     canvas[100 : 100 + small.shape[0], 100 : 100 + small.shape[1]] = small
     found = analyzer.analyze(canvas)
-    assert len(found) == 1 and found.box_size_px[0] < 60
+    assert len(found) == 1 and found.box_size_px[0] < 100
     assert QualityIssue.TOO_SMALL in found.rejected[0]
 
 

@@ -291,3 +291,29 @@ def bench_augment(
             f"accuracy {s.mean_accuracy * 100:.2f}% ± {np.std(s.fold_accuracy) * 100:.2f} "
             f"({(s.mean_accuracy - base) * 100:+.2f} vs none): {', '.join(RECIPES[s.recipe])}"
         )
+
+
+@bench_app.command("embed")
+def bench_embed(
+    data: DataOpt = None,
+    faces: Annotated[int, typer.Option(help="How many LFW faces to embed.")] = 64,
+    repeats: Annotated[int, typer.Option(help="Timed repetitions (best is reported).")] = 3,
+) -> None:
+    """Embedding alone: ONNX Runtime against dlib's own embedder on the same chips."""
+    from watchkeeper.bench.embed_speed import compare_embedders
+
+    root = _lfw_root(data)
+    try:
+        report = compare_embedders(root, faces, repeats, state.settings.home / "cache" / "onnx")
+    except WatchkeeperError as exc:
+        fail(str(exc), exc.exit_code)
+    if state.json:
+        emit_json(asdict(report))
+        return
+    out_console.print(f"{report.chips} chips (150x150) from LFW, best of {repeats} runs:")
+    for name, ms in report.ms_per_chip.items():
+        out_console.print(
+            f"  {name:34} {ms:7.2f} ms/chip  {1000 / ms:8.1f} faces/s  "
+            f"{report.ms_per_chip['dlib (peer)'] / ms:6.1f}x dlib"
+        )
+    out_console.print(f"Largest per-component difference to dlib: {report.max_abs_diff:.2e}")

@@ -50,6 +50,13 @@ class DetectionSettings(_Section):
         description="Images larger than this are scaled down for detection only; boxes are "
         "mapped back and faces are aligned on the full-resolution image.",
     )
+    adaptive_upsample: bool = Field(
+        True,
+        title="Upsample only when needed",
+        description="Scan at the image's own size first (four times faster) and rescan with "
+        "upsampling only when that finds no face. Right for portraits and enrolment photos; "
+        "turn it off for crowd scenes, where small faces sit beside large ones.",
+    )
     cnn_fallback: bool = Field(
         False,
         title="CNN fallback",

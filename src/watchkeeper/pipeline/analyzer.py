@@ -43,6 +43,7 @@ class FaceAnalyzer:
         detection: DetectionSettings | None = None,
         quality: QualitySettings | None = None,
         fallback_detector: FaceDetector | None = None,
+        first_pass_detector: FaceDetector | None = None,
         mirror_augment: bool = True,
         embed_rejected: bool = False,
     ) -> None:
@@ -52,6 +53,7 @@ class FaceAnalyzer:
         self.detection = detection or DetectionSettings()
         self.quality = quality or QualitySettings()
         self.fallback_detector = fallback_detector
+        self.first_pass_detector = first_pass_detector
         self.mirror_augment = mirror_augment
         # Benchmarks embed every face to measure the model itself; live paths never do, so a
         # face that failed a gate cannot be matched by accident.
@@ -68,7 +70,11 @@ class FaceAnalyzer:
     def locate(self, image: Image) -> Faces:
         """Boxes and scores only, on a downscaled copy for large images, mapped back."""
         small, scale = _downscale(image, self.detection.max_side_px)
-        faces = self.detector.detect(small)
+        faces = Faces.empty()
+        if self.first_pass_detector is not None:
+            faces = self.first_pass_detector.detect(small)
+        if len(faces) == 0:
+            faces = self.detector.detect(small)
         if len(faces) == 0 and self.fallback_detector is not None:
             faces = self.fallback_detector.detect(small)
         if scale != 1.0 and len(faces):

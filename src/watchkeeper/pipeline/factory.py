@@ -13,6 +13,9 @@ def build_analyzer(settings: Settings, embed_rejected: bool = False) -> FaceAnal
     fallback = None
     if det.cnn_fallback and det.kind is DetectorKind.HOG:
         fallback = make_detector(DetectorKind.CNN, upsample=1)
+    first_pass = None
+    if det.adaptive_upsample and det.kind is DetectorKind.HOG and det.upsample > 0:
+        first_pass = make_detector(DetectorKind.HOG, upsample=0)
     return FaceAnalyzer(
         detector=make_detector(det.kind, det.upsample),
         aligner=make_aligner(det.kind),
@@ -20,6 +23,7 @@ def build_analyzer(settings: Settings, embed_rejected: bool = False) -> FaceAnal
         detection=det,
         quality=settings.quality,
         fallback_detector=fallback,
+        first_pass_detector=first_pass,
         mirror_augment=settings.recognition.mirror_augment,
         embed_rejected=embed_rejected,
     )
