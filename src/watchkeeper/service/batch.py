@@ -12,6 +12,7 @@ import os
 import signal
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -102,6 +103,13 @@ def analyze_paths(
                 if on_result:
                     on_result(result)
                 yield result
+        except BrokenProcessPool as exc:
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise WatchkeeperError(
+                "a worker process stopped unexpectedly (killed, or out of memory); the results "
+                "already returned are kept, the rest were not processed"
+            ) from exc
         except BaseException:
+            # Ctrl-C or an error in the caller: stop handing out work and let workers exit.
             pool.shutdown(wait=False, cancel_futures=True)
             raise

@@ -1,0 +1,92 @@
+"""Worker processes: results in order, clean shutdown on Ctrl-C and when a worker dies."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from tests.builders import mock_settings, save_png
+
+from watchkeeper.core.errors import WatchkeeperError
+from watchkeeper.service.batch import analyze_paths
+
+ROOT = Path(__file__).resolve().parents[3]
+
+
+def _tree(folder: Path, people: int, per_person: int, size: int = 64) -> Path:
+    rng = np.random.default_rng(0)
+    for p in range(people):
+        d = folder / f"Person_{p:03d}"
+        d.mkdir(parents=True)
+        for i in range(per_person):
+            save_png(rng.integers(0, 255, (size, size, 3), dtype=np.uint8), d / f"{i}.jpg")
+    return folder
+
+
+def _processes_mentioning(marker: str) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes().decode(errors="replace")
+        except OSError:
+            continue
+        if marker in cmdline:
+            found.append(int(entry.name))
+    return found
+
+
+def test_two_workers_return_every_result_in_input_order(tmp_path: Path) -> None:
+    tree = _tree(tmp_path / "t", 4, 5)
+    paths = sorted(tree.glob("*/*.jpg"))
+    paths.insert(3, tmp_path / "missing.png")
+    results = list(analyze_paths(paths, mock_settings(tmp_path / "home"), workers=2))
+    assert [r.source for r in results] == [str(p) for p in paths]
+    assert results[3].faces is None and "no such file" in (results[3].error or "")
+    assert all(r.faces is not None and len(r.faces) == 1 for i, r in enumerate(results) if i != 3)
+
+
+def test_a_worker_killed_midway_is_a_clear_error_not_a_hang(tmp_path: Path) -> None:
+    tree = _tree(tmp_path / "t", 10, 6, size=300)
+    paths = sorted(tree.glob("*/*.jpg"))
+    seen = 0
+    with pytest.raises(WatchkeeperError, match="worker process stopped unexpectedly"):
+        for _ in analyze_paths(paths, mock_settings(tmp_path / "home"), workers=2):
+            seen += 1
+            if seen == 5:
+                children = [
+                    int(p)
+                    for p in Path(f"/proc/{os.getpid()}/task/{os.getpid()}/children")
+                    .read_text()
+                    .split()
+                ]
+                os.kill(children[0], signal.SIGKILL)
+    assert 5 <= seen < len(paths)
+
+
+def test_ctrl_c_stops_enrolment_and_leaves_no_worker_behind(tmp_path: Path) -> None:
+    tree = _tree(tmp_path / "ctrlc-tree", 80, 10, size=200)
+    cmd = [
+        sys.executable, "-m", "watchkeeper.cli.main", "--home", str(tmp_path / "home"),
+        "--detector", "mock", "--embedder", "mock", "--threshold", "0.9",
+        "enrol", "--folder", str(tree),
+    ]  # fmt: skip
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not (tmp_path / "home" / "watchkeeper.db").exists():
+        time.sleep(0.1)
+    time.sleep(0.3)  # workers are busy now
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err.decode()
+    assert b"interrupted" in err
+    time.sleep(0.5)
+    assert _processes_mentioning("ctrlc-tree") == []
