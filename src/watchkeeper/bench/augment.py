@@ -34,15 +34,32 @@ VARIANTS: dict[str, tuple[float, int, int, bool]] = {
     "pad0.30-mirror": (0.30, 0, 0, True),
     "shift+4": (0.25, 4, 4, False),
     "shift-4": (0.25, -4, -4, False),
+    "shift+4-mirror": (0.25, 4, 4, True),
+    "shift-4-mirror": (0.25, -4, -4, True),
+    "shift+4-4": (0.25, 4, -4, False),
+    "shift-4+4": (0.25, -4, 4, False),
+    "shift+4-4-mirror": (0.25, 4, -4, True),
+    "shift-4+4-mirror": (0.25, -4, 4, True),
+    "shift+2": (0.25, 2, 2, False),
+    "shift-2": (0.25, -2, -2, False),
 }
 
+_DIAGONALS = ("shift+4", "shift-4", "shift+4-4", "shift-4+4")
 RECIPES: dict[str, tuple[str, ...]] = {
     "none": ("base",),
     "mirror": ("base", "mirror"),
     "mirror+scales": ("base", "mirror", "pad0.20", "pad0.20-mirror", "pad0.30", "pad0.30-mirror"),
     "mirror+shifts": ("base", "mirror", "shift+4", "shift-4"),
+    "mirror+shifts2": ("base", "mirror", "shift+2", "shift-2"),
+    "mirror+shifts-mirrored": (
+        "base", "mirror", "shift+4", "shift-4", "shift+4-mirror", "shift-4-mirror"
+    ),
+    "mirror+diagonals": ("base", "mirror", *_DIAGONALS),
+    "mirror+diagonals-mirrored": (
+        "base", "mirror", *_DIAGONALS, *(f"{d}-mirror" for d in _DIAGONALS)
+    ),
     "all": tuple(VARIANTS),
-}
+}  # fmt: skip
 
 _state: dict[str, Any] = {}
 
