@@ -56,6 +56,12 @@ class Aligner(Protocol):
         """Aligned chips for faces that carry landmarks."""
         ...
 
+    def shifted_chips(
+        self, image: Image, faces: Faces, shifts_px: tuple[tuple[int, int], ...]
+    ) -> npt.NDArray[np.uint8]:
+        """(len(shifts), n, S, S, 3): chips at the same scale, moved by (dx, dy) chip pixels."""
+        ...
+
 
 @runtime_checkable
 class FaceEmbedder(Protocol):

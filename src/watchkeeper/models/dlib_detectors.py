@@ -10,6 +10,7 @@ import threading
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from watchkeeper.core import Faces, FacesMeta, Image
 from watchkeeper.core.errors import InvalidInputError
@@ -153,16 +154,43 @@ class DlibFivePointAligner:
             points[i] = [(shape.part(k).x, shape.part(k).y) for k in range(5)]
         return faces.with_columns(landmarks=points)
 
+    def _shapes(self, faces: Faces) -> list[Any]:
+        import dlib
+
+        if faces.landmarks is None:
+            raise InvalidInputError("faces need landmarks before chips can be cut")
+        return [
+            dlib.full_object_detection(
+                _dlib_rect(box), [dlib.point(int(x), int(y)) for x, y in np.rint(pts)]
+            )
+            for box, pts in zip(faces.xyxy, faces.landmarks, strict=True)
+        ]
+
     def chips(self, image: Image, faces: Faces) -> ChipBatch:
         import dlib
 
         self.startup()
-        if faces.landmarks is None:
-            raise InvalidInputError("faces need landmarks before chips can be cut")
-        out = np.zeros((len(faces), self.chip_size_px, self.chip_size_px, 3), np.uint8)
-        for i, (box, pts) in enumerate(zip(faces.xyxy, faces.landmarks, strict=True)):
-            shape = dlib.full_object_detection(
-                _dlib_rect(box), [dlib.point(int(x), int(y)) for x, y in np.rint(pts)]
-            )
-            out[i] = dlib.get_face_chip(image, shape, size=self.chip_size_px, padding=self.padding)
+        size = self.chip_size_px
+        out = np.zeros((len(faces), size, size, 3), np.uint8)
+        for i, shape in enumerate(self._shapes(faces)):
+            out[i] = dlib.get_face_chip(image, shape, size=size, padding=self.padding)
+        return out
+
+    def shifted_chips(
+        self, image: Image, faces: Faces, shifts_px: tuple[tuple[int, int], ...]
+    ) -> npt.NDArray[np.uint8]:
+        import dlib
+
+        size = self.chip_size_px
+        out = np.zeros((len(shifts_px), len(faces), size, size, 3), np.uint8)
+        if not shifts_px or len(faces) == 0:
+            return out
+        margin = max(max(abs(dx), abs(dy)) for dx, dy in shifts_px)
+        # One larger chip at the same face scale per face; each shift is a crop of it.
+        big = size + 2 * margin
+        big_padding = (big * (1 + 2 * self.padding) / size - 1) / 2
+        for i, shape in enumerate(self._shapes(faces)):
+            chip = dlib.get_face_chip(image, shape, size=big, padding=big_padding)
+            for k, (dx, dy) in enumerate(shifts_px):
+                out[k, i] = chip[margin + dy : margin + dy + size, margin + dx : margin + dx + size]
         return out

@@ -59,6 +59,14 @@ class MockAligner:
             out[i] = crop[ys][:, xs]
         return out
 
+    def shifted_chips(
+        self, image: Image, faces: Faces, shifts_px: tuple[tuple[int, int], ...]
+    ) -> npt.NDArray[np.uint8]:
+        base = self.chips(image, faces)
+        return np.stack([np.roll(base, (dy, dx), axis=(1, 2)) for dx, dy in shifts_px]).reshape(
+            len(shifts_px), *base.shape
+        )
+
 
 class MockEmbedder:
     """A fixed random projection of the chip to 32 dimensions."""

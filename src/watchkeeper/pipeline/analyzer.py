@@ -46,6 +46,7 @@ class FaceAnalyzer:
         first_pass_detector: FaceDetector | None = None,
         mirror_augment: bool = True,
         embed_rejected: bool = False,
+        chip_shifts_px: tuple[tuple[int, int], ...] = (),
     ) -> None:
         self.detector = detector
         self.aligner = aligner
@@ -58,14 +59,17 @@ class FaceAnalyzer:
         # Benchmarks embed every face to measure the model itself; live paths never do, so a
         # face that failed a gate cannot be matched by accident.
         self.embed_rejected = embed_rejected
+        self.chip_shifts_px = chip_shifts_px
 
     @property
     def contract(self) -> EmbeddingContract:
-        """The embedder's contract, marked when mirrored averaging changes the vectors."""
+        """The embedder's contract, marked when test-time augmentation changes the vectors."""
         base = self.embedder.contract
-        if not self.mirror_augment:
+        marks = ["mirror-avg"] if self.mirror_augment else []
+        marks += [f"shift{dx:+d}{dy:+d}" for dx, dy in self.chip_shifts_px]
+        if not marks:
             return base
-        return replace(base, preprocessing=f"{base.preprocessing}+mirror-avg")
+        return replace(base, preprocessing="+".join([base.preprocessing, *marks]))
 
     def locate(self, image: Image) -> Faces:
         """Boxes and scores only, on a downscaled copy for large images, mapped back."""
@@ -103,22 +107,37 @@ class FaceAnalyzer:
         faces = gate(faces, chips, (w, h), self.quality)
         if not with_embeddings:
             return faces
-        mask = None if self.embed_rejected else faces.accepted
-        return faces.with_columns(embedding=self.embed_chips(chips, mask))
+        mask = faces.accepted if not self.embed_rejected else np.ones(len(faces), bool)
+        rows = np.flatnonzero(mask)
+        shifted = None
+        if self.chip_shifts_px and len(rows):
+            shifted = self.aligner.shifted_chips(image, faces[rows], self.chip_shifts_px)
+        return faces.with_columns(embedding=self.embed_chips(chips, mask, shifted))
 
-    def embed_chips(self, chips: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
-        """Embeddings for the chips where ``mask`` is true; zero rows elsewhere."""
+    def embed_chips(
+        self,
+        chips: np.ndarray,
+        mask: np.ndarray | None = None,
+        shifted: np.ndarray | None = None,
+    ) -> np.ndarray:
+        """One template per chip where ``mask`` is true (zero rows elsewhere).
+
+        Deterministic test-time augmentation: the mirrored chip and slightly shifted chips
+        (``shifted``: (k, rows, S, S, 3) for the masked rows) show the same face, so averaging
+        their embeddings cancels some pose, lighting and alignment noise.
+        """
         n = len(chips)
         out = np.zeros((n, self.contract.dim), np.float32)
         rows = np.flatnonzero(mask) if mask is not None else np.arange(n)
         if len(rows) == 0:
             return out
         selected = chips[rows]
+        variants = [selected]
         if self.mirror_augment:
-            # Deterministic test-time augmentation: the mirrored chip is the same face, so
-            # averaging the two embeddings cancels some pose and lighting asymmetry.
-            both = self.embedder.embed(np.concatenate([selected, selected[:, :, ::-1]]))
-            out[rows] = l2_normalise(both[: len(rows)] + both[len(rows) :])
-        else:
-            out[rows] = self.embedder.embed(selected)
+            variants.append(selected[:, :, ::-1])
+        if shifted is not None:
+            variants.extend(shifted)
+        vectors = self.embedder.embed(np.ascontiguousarray(np.concatenate(variants)))
+        summed = vectors.reshape(len(variants), len(rows), -1).sum(axis=0)
+        out[rows] = l2_normalise(np.asarray(summed, dtype=np.float32))
         return out
