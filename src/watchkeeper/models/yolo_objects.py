@@ -262,7 +262,7 @@ class YoloV4TinyDetector:
         order = np.concatenate(kept) if kept else np.zeros(0, np.int64)
         order = order[np.argsort(-confidence[order], kind="stable")]
         return Objects(
-            xyxy=xyxy[order],
+            xyxy=np.asarray(xyxy[order], dtype=np.float32),
             confidence=confidence[order],
             class_id=class_id[order],
             labels=COCO_CLASS_NAMES,
