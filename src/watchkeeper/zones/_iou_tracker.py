@@ -94,7 +94,8 @@ class GreedyIouTracker:
             if track.missed <= self.max_missed:
                 survivors.append(track)
         self._tracks = survivors
-        for di in np.flatnonzero(~assigned):
+        for new in np.flatnonzero(~assigned):
+            di = int(new)
             track = _Track(self._next_id, objects.xyxy[di].copy(), groups[di])
             self._next_id += 1
             self._tracks.append(track)
