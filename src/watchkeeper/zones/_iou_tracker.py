@@ -1,7 +1,8 @@
 """A deliberately small greedy-IoU tracker, a placeholder until ``watchkeeper.tracking`` lands.
 
 Used only by the counting benchmark and tests so counting can be exercised end to end. It
-associates each frame's boxes with the previous boxes by IoU within the same class group, and
+associates each frame's boxes with where the previous boxes should be now (constant velocity,
+so a missed detection or two does not break a fast track) by IoU within the same class group, and
 first folds near-identical boxes of one group together (a detector may report one animal as both
 "cat" and "dog"), which would otherwise become two tracks and two counts.
 """
@@ -39,13 +40,26 @@ class _Track:
     xyxy: npt.NDArray[np.float32]
     group: str
     missed: int = 0
+    velocity: npt.NDArray[np.float32] | None = None  # box shift per frame
+
+    def predicted(self) -> npt.NDArray[np.float32]:
+        if self.velocity is None:
+            return self.xyxy
+        shift = np.tile(self.velocity, 2) * (self.missed + 1)
+        return np.asarray(self.xyxy + shift, dtype=np.float32)
+
+    def matched(self, xyxy: npt.NDArray[np.float32]) -> None:
+        step = (xyxy[:2] + xyxy[2:] - self.xyxy[:2] - self.xyxy[2:]) / 2 / (self.missed + 1)
+        smoothed = step if self.velocity is None else (self.velocity + step) / 2
+        self.velocity = np.asarray(smoothed, dtype=np.float32)
+        self.xyxy, self.missed = xyxy.copy(), 0
 
 
 class GreedyIouTracker:
     """Assigns track ids by greedy IoU matching (placeholder; see module docstring)."""
 
     def __init__(
-        self, *, iou_threshold: float = 0.3, max_missed: int = 5, duplicate_iou: float = 0.7
+        self, *, iou_threshold: float = 0.3, max_missed: int = 10, duplicate_iou: float = 0.7
     ) -> None:
         if not 0 < iou_threshold < 1 or not 0 < duplicate_iou <= 1 or max_missed < 0:
             raise InvalidInputError("tracker thresholds out of range")
@@ -74,7 +88,7 @@ class GreedyIouTracker:
         assigned = np.zeros(n, dtype=bool)
         used: set[int] = set()
         if self._tracks and n:
-            iou = box_iou(np.stack([t.xyxy for t in self._tracks]), objects.xyxy)
+            iou = box_iou(np.stack([t.predicted() for t in self._tracks]), objects.xyxy)
             for ti, track in enumerate(self._tracks):
                 iou[ti, [j for j in range(n) if groups[j] != track.group]] = 0.0
             while True:
@@ -83,7 +97,7 @@ class GreedyIouTracker:
                 if iou[ti, di] < self.iou_threshold:
                     break
                 track = self._tracks[ti]
-                track.xyxy, track.missed = objects.xyxy[di].copy(), 0
+                track.matched(objects.xyxy[di])
                 track_ids[di], assigned[di] = track.track_id, True
                 used.add(ti)
                 iou[ti, :], iou[:, di] = 0.0, 0.0

@@ -122,7 +122,7 @@ def run_counting_bench(
     latency_sizes: Sequence[int] = (320, 416),
     latency_threads: Sequence[int] = (1, 2),
     latency_frames: int = 20,
-    clips: int = 2,
+    clips: int = 3,
     clip_duration_s: float = 60.0,
     clip_fps: float = 10.0,
     seed: int = 0,

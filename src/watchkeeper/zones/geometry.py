@@ -125,7 +125,13 @@ class Line:
             raise InvalidInputError(f"line {self.line_id!r} has zero length")
         object.__setattr__(self, "start", start)
         object.__setattr__(self, "end", end)
-        object.__setattr__(self, "in_side", LineSide(self.in_side))
+        try:
+            in_side = LineSide(self.in_side)
+        except ValueError as exc:
+            raise InvalidInputError(
+                f"line {self.line_id!r} in_side must be 'left' or 'right', got {self.in_side!r}"
+            ) from exc
+        object.__setattr__(self, "in_side", in_side)
 
     @property
     def length_px(self) -> float:
@@ -175,9 +181,6 @@ class Zone:
         for i in range(n):
             if pts[i] == pts[(i + 1) % n]:
                 raise InvalidInputError(f"zone {self.zone_id!r} repeats point {i}")
-        area2 = sum(_cross((0.0, 0.0), pts[i], pts[(i + 1) % n]) for i in range(n))
-        if abs(area2) < 1e-6:
-            raise InvalidInputError(f"zone {self.zone_id!r} has zero area")
         for i in range(n):
             for j in range(i + 1, n):
                 if j == i + 1 or (i == 0 and j == n - 1):
@@ -186,6 +189,9 @@ class Zone:
                     raise InvalidInputError(
                         f"zone {self.zone_id!r} is self-intersecting (edges {i} and {j} cross)"
                     )
+        area2 = sum(_cross((0.0, 0.0), pts[i], pts[(i + 1) % n]) for i in range(n))
+        if abs(area2) < 1e-6:
+            raise InvalidInputError(f"zone {self.zone_id!r} has zero area")
         object.__setattr__(self, "polygon", tuple(pts))
         if self.loiter_after_s is not None and not (
             math.isfinite(self.loiter_after_s) and self.loiter_after_s > 0

@@ -304,7 +304,8 @@ def make_counting_clip(
         raise InvalidInputError("duration_s and fps must be positive")
     height, width = background.shape[:2]
     line_x = width / 2.0
-    line = Line("centre", start=(line_x, height - 2.0), end=(line_x, 2.0), in_side=LineSide.RIGHT)
+    # The line spans the full frame height: detected boxes may reach the bottom edge.
+    line = Line("centre", start=(line_x, float(height)), end=(line_x, 0.0), in_side=LineSide.RIGHT)
     rng = random.Random(seed)
     # Pick a class group first, then a sprite in it, so groups appear about equally often.
     by_group: dict[ClassGroup, list[Sprite]] = {}
