@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
@@ -32,7 +33,7 @@ def frame(*rows: tuple[int, float, str]) -> Objects:
     )
 
 
-def kinds(events: list[object]) -> list[tuple[str, str]]:
+def kinds(events: Sequence[object]) -> list[tuple[str, str]]:
     return [(type(e).__name__, e.zone_id) for e in events]  # type: ignore[attr-defined]
 
 
