@@ -22,6 +22,7 @@ from watchkeeper.zones.synthetic import (
 
 
 @pytest.mark.models
+@pytest.mark.slow
 def test_a_short_clip_is_counted_exactly(data_dir: Path) -> None:
     try:
         locate_yolov4_tiny_files()
