@@ -12,7 +12,7 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 import numpy.typing as npt
 
-from watchkeeper.core import EmbeddingContract, Faces, Image
+from watchkeeper.core import EmbeddingContract, Faces, Image, Objects
 
 ChipBatch = npt.NDArray[np.uint8]
 """(n, S, S, 3) uint8 RGB aligned face chips."""
@@ -38,6 +38,23 @@ class FaceDetector(Protocol):
 
     def detect(self, image: Image) -> Faces:
         """Boxes (xyxy pixels, clipped to the image) and detector scores; no other columns."""
+        ...
+
+
+@runtime_checkable
+class ObjectDetector(Protocol):
+    """Finds people, vehicles, animals and other classes in an RGB image."""
+
+    @property
+    def manifest(self) -> ModelManifest: ...
+
+    @property
+    def labels(self) -> tuple[str, ...]:
+        """Every class name the detector can emit, indexed by ``Objects.class_id``."""
+        ...
+
+    def detect(self, image: Image) -> Objects:
+        """Boxes (xyxy pixels, clipped to the image), confidences and class ids; no track ids."""
         ...
 
 

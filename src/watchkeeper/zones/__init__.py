@@ -1,0 +1,1 @@
+"""Counting lines and zones: crossings, occupancy, dwell, time series and heat maps."""
