@@ -16,7 +16,6 @@ from watchkeeper.core.errors import (
     InvalidInputError,
     NotFoundError,
     PermissionDeniedError,
-    PolicyViolationError,
     StoreError,
 )
 from watchkeeper.gallery.watchlist import WatchlistTerms
