@@ -6,7 +6,7 @@ from __future__ import annotations
 import getpass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -21,6 +21,9 @@ from watchkeeper.cli.main import (
 )
 from watchkeeper.cli.output import fail, out_console
 from watchkeeper.core.errors import InvalidInputError
+
+if TYPE_CHECKING:
+    from watchkeeper.service.engine import Engine
 
 user_app = typer.Typer(help="Accounts (admins): add, list, disable.")
 token_app = typer.Typer(help="API tokens: issue (shown once) and revoke.")
@@ -55,15 +58,13 @@ def _date(text: str, what: str) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-def _expiry(wk: Any, days: int | None, until: str | None) -> datetime:
-    if (days is None) == (until is None):
-        fail("give exactly one of --days or --until", 2)
-    if until is not None:
+def _expiry(wk: Engine, days: int | None, until: str | None) -> datetime:
+    if until is not None and days is None:
         return _date(until, "--until")
-    if days is None or days < 1:
-        fail("--days must be at least 1", 2)
-    now: datetime = wk.site.now()
-    return now + timedelta(days=days)
+    if until is not None or days is None or days < 1:
+        fail("give either --days (at least 1) or --until", 2)
+        raise AssertionError  # pragma: no cover - fail() exits
+    return wk.site.now() + timedelta(days=days)
 
 
 def _token_text(token: Any) -> str:
@@ -541,11 +542,10 @@ def audit_log(
     done(
         {"entries": rows, "next_after": page.next_after_seq},
         "\n".join(
-            f"{r['seq']:>6} {r['at'][:19]} {r['actor']} ({r['role']}) {r['action']} "
-            f"{r['target']}"
-            + (f" [{r['watchlist']}]" if r["watchlist"] else "")
-            + f" {r['outcome']}: {r['purpose']}"
-            for r in rows
+            f"{r.seq:>6} {r.at:%Y-%m-%d %H:%M:%S} {r.actor} ({r.role}) {r.action} {r.target}"
+            + (f" [{r.watchlist}]" if r.watchlist else "")
+            + f" {r.outcome.value}: {r.purpose}"
+            for r in page.records
         )
         + (f"\n(more: --after {page.next_after_seq})" if page.next_after_seq else ""),
     )

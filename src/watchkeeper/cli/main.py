@@ -10,6 +10,7 @@ import logging
 import os
 import sys
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn, TypeVar
 
@@ -129,7 +130,7 @@ def principal(wk: Engine) -> Principal:
             "(`watchkeeper init` prints the first one)",
             PermissionDeniedError.exit_code,
         )
-    token = state.token
+    token: str = state.token or ""
     return run(lambda: wk.accounts.authenticate(token))
 
 
@@ -236,11 +237,7 @@ def enrol(
     if face is not None or len(items) == 1:
         for who, path in items:
             results.append(
-                run(
-                    lambda who=who, path=path: wk.enrol(
-                        me, who, path, watchlist, basis, source, face, metadata
-                    )
-                )
+                run(partial(wk.enrol, me, who, path, watchlist, basis, source, face, metadata))
             )
     else:
         with progress("Enrolling", len(items), enabled=not state.json) as bar:
