@@ -415,6 +415,11 @@ class Engine:
         self.site.check(
             principal, Permission.SEARCH_VERIFY, AuditAction.SEARCH_VERIFY, "pair", purpose=purpose
         )
+        # The models run before the write transaction opens, so nobody waits on them.
+        fmr = target_fmr if target_fmr is not None else self.settings.recognition.target_fmr
+        threshold = self.threshold(fmr)
+        a = self._single_embedding(image_a, "first image")
+        b = self._single_embedding(image_b, "second image")
         with self.site.act(
             principal,
             AuditAction.SEARCH_VERIFY,
@@ -423,10 +428,6 @@ class Engine:
             purpose=purpose if isinstance(purpose, str) else "",
         ) as act:
             validate_purpose(purpose)
-            fmr = target_fmr if target_fmr is not None else self.settings.recognition.target_fmr
-            threshold = self.threshold(fmr)
-            a = self._single_embedding(image_a, "first image")
-            b = self._single_embedding(image_b, "second image")
             sim = float(np.dot(a, b))
             decision = Decision.MATCH if sim >= threshold else Decision.UNKNOWN
             act.record(details={"decision": decision.value, "similarity": f"{sim:.4f}"})

@@ -543,3 +543,22 @@ def test_password_login_issues_a_short_token(staff: Staff) -> None:
 def test_a_site_is_initialised_once(staff: Staff) -> None:
     with pytest.raises(PermissionDeniedError, match="already initialised"):
         staff.engine.accounts.initialise("intruder")
+
+
+def test_the_service_can_run_the_purge_schedule_in_the_background(staff: Staff) -> None:
+    import threading
+
+    done = threading.Event()
+    real = staff.engine.retention.purge
+
+    def watched(principal: Principal | None) -> object:
+        report = real(principal)
+        done.set()
+        return report
+
+    staff.engine.retention.purge = watched  # type: ignore[method-assign]
+    scheduler = staff.engine.retention.start_schedule(poll_s=0.01)
+    assert done.wait(30), "the scheduled purge never ran"
+    staff.engine.retention.stop_schedule()
+    assert scheduler.last_report is not None and scheduler.next_due is not None
+    assert "retention.purge" in staff.audit_actions()
