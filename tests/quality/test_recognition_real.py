@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -12,16 +14,51 @@ from watchkeeper.bench.lfw_data import read_pairs
 from watchkeeper.config.settings import Settings
 from watchkeeper.core import Decision, QualityIssue
 from watchkeeper.core.errors import MultipleFacesError, NoFaceError
+from watchkeeper.gallery.watchlist import WatchlistTerms
+from watchkeeper.governance.authz import Principal
 from watchkeeper.service.engine import Engine
 from watchkeeper.sources.images import load_image
 
 pytestmark = pytest.mark.models
 
 
+@dataclass
+class Site:
+    engine: Engine
+    me: Principal
+
+    def watchlist(self, name: str) -> str:
+        self.engine.watchlists.create(
+            self.me,
+            name,
+            WatchlistTerms(
+                "Quality test on public example photos",
+                "Public test data",
+                datetime.now(UTC) + timedelta(days=1),
+            ),
+        )
+        return name
+
+    def enrol(self, person: str, image: Path, watchlist: str, face: int | None = None) -> object:
+        return self.engine.enrol(
+            self.me, person, image, watchlist, "consent", "example photos", face
+        )
+
+    def identify(self, image: Path, watchlist: str) -> tuple:  # type: ignore[type-arg]
+        return self.engine.identify(self.me, image, watchlist, "quality test").matches
+
+
 @pytest.fixture(scope="module")
-def engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
+def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
+    """A one-person (home use) site on the real models."""
     with Engine(Settings(home=tmp_path_factory.mktemp("home"), workers=1)) as e:
-        yield e
+        me = e.accounts.initialise("tester", home_use=True).principal
+        yield Site(e, me)
+
+
+@pytest.fixture(scope="module")
+def engine(site: Site) -> Engine:
+    return site.engine
 
 
 @pytest.fixture(scope="module")
@@ -29,36 +66,36 @@ def examples(data_dir: Path) -> Path:
     return data_dir / "examples" / "examples"
 
 
-def test_enrolled_person_is_a_candidate_and_others_are_unknown(
-    engine: Engine, examples: Path
-) -> None:
-    engine.enrol("Barack Obama", examples / "obama.jpg", gallery="q")
-    [match] = engine.identify(examples / "obama2.jpg", gallery="q").matches
+def test_enrolled_person_is_a_candidate_and_others_are_unknown(site: Site, examples: Path) -> None:
+    q = site.watchlist("q")
+    site.enrol("Barack Obama", examples / "obama.jpg", q)
+    [match] = site.identify(examples / "obama2.jpg", q)
     assert match.decision is Decision.MATCH
     assert match.candidates[0].display_name == "Barack Obama"
-    [other] = engine.identify(examples / "biden.jpg", gallery="q").matches
+    [other] = site.identify(examples / "biden.jpg", q)
     assert other.decision is Decision.UNKNOWN
     assert other.candidates[0].similarity < other.threshold
 
 
 def test_group_photo_is_refused_for_enrolment_unless_a_face_is_chosen(
-    engine: Engine, examples: Path
+    site: Site, examples: Path
 ) -> None:
+    q2 = site.watchlist("q2")
     with pytest.raises(MultipleFacesError):
-        engine.enrol("Someone", examples / "two_people.jpg", gallery="q2")
-    faces = engine.detect(examples / "two_people.jpg")
+        site.enrol("Someone", examples / "two_people.jpg", q2)
+    faces = site.engine.detect(examples / "two_people.jpg")
     assert len(faces) == 2 and faces.accepted.all()
-    result = engine.enrol("Someone", examples / "two_people.jpg", gallery="q2", face_index=0)
-    assert result.ok
+    result = site.enrol("Someone", examples / "two_people.jpg", q2, face=0)
+    assert result.ok  # type: ignore[attr-defined]
 
 
-def test_photos_without_faces(engine: Engine, data_dir: Path) -> None:
+def test_photos_without_faces(site: Site, engine: Engine, data_dir: Path) -> None:
     folder = data_dir / "nonface" / "no_face"
     found = {p.name: len(engine.detect(p)) for p in sorted(folder.iterdir())}
     # HOG at upsample 1 finds no face in all but at most one of the 19 face-free photos.
     assert sum(1 for n in found.values() if n) <= 1, found
     with pytest.raises(NoFaceError):
-        engine.enrol("Nobody", folder / "coffee.png", gallery="q3")
+        site.enrol("Nobody", folder / "coffee.png", site.watchlist("q3"))
 
 
 def test_resolution_does_not_change_the_answer(engine: Engine, examples: Path) -> None:

@@ -206,8 +206,10 @@ def bench_identify(
 def demo(data: DataOpt = None) -> None:
     """A short tour on the example photos: enrol two people, then identify and verify."""
     import tempfile
+    from datetime import timedelta
 
     from watchkeeper.core import Decision
+    from watchkeeper.gallery.watchlist import WatchlistTerms
     from watchkeeper.service.engine import Engine
 
     examples = (data or evaluation_data_dir()) / "examples" / "examples"
@@ -219,8 +221,19 @@ def demo(data: DataOpt = None) -> None:
         # The demo uses a throwaway data directory so it never touches a real gallery.
         out_console.print(f"Demo data directory (deleted afterwards): {home}")
         try:
+            # A one-person demo site: every role, four-eyes off (recorded in the audit log).
+            me = engine.accounts.initialise("demo", home_use=True).principal
+            engine.watchlists.create(
+                me,
+                "demo",
+                WatchlistTerms(
+                    "Show how Watchkeeper works on example photos",
+                    "Public example photos shipped for testing",
+                    engine.site.now() + timedelta(days=1),
+                ),
+            )
             for person, photo in [("Barack Obama", "obama.jpg"), ("Joe Biden", "biden.jpg")]:
-                engine.enrol(person, examples / photo, gallery="demo")
+                engine.enrol(me, person, examples / photo, "demo", "consent", "example photos")
                 out_console.print(f"Enrolled {person} from {photo}.")
             threshold = engine.threshold()
             out_console.print(
@@ -228,7 +241,7 @@ def demo(data: DataOpt = None) -> None:
                 f"(false-match rate {settings.recognition.target_fmr:g}, calibrated on LFW View 1)."
             )
             for photo in ["obama2.jpg", "two_people.jpg", "obama-480p.jpg"]:
-                result = engine.identify(examples / photo, gallery="demo")
+                result = engine.identify(me, examples / photo, "demo", "demo search")
                 answers = []
                 for m in result.matches:
                     if m.decision is Decision.MATCH:
@@ -242,18 +255,20 @@ def demo(data: DataOpt = None) -> None:
                     f"Identify {photo}: {len(result.faces)} face(s): "
                     + ("; ".join(answers) or "none")
                 )
-            v = engine.verify(examples / "obama.jpg", examples / "obama2.jpg")
+            v = engine.verify(me, examples / "obama.jpg", examples / "obama2.jpg", "demo")
             out_console.print(
                 f"Verify obama.jpg vs obama2.jpg: {v.decision.value} "
                 f"(similarity {v.similarity:.3f})."
             )
-            v = engine.verify(examples / "obama.jpg", examples / "biden.jpg")
+            v = engine.verify(me, examples / "obama.jpg", examples / "biden.jpg", "demo")
             out_console.print(
                 f"Verify obama.jpg vs biden.jpg: {v.decision.value} "
                 f"(similarity {v.similarity:.3f})."
             )
             out_console.print(
-                "Every match above is a candidate for a person to confirm, not a verdict."
+                "Every match above is a candidate in the review queue for a person to confirm, "
+                "not a verdict. Every step is in the audit log: "
+                + engine.oversight.verify(me).summary()
             )
         except WatchkeeperError as exc:
             fail(str(exc), exc.exit_code)

@@ -1,11 +1,18 @@
-"""The ``watchkeeper`` command: thin, every verb calls the service layer."""
+"""The ``watchkeeper`` command: thin, every verb calls the service layer as a person.
+
+Everything that touches identities needs an API token (``--token`` or ``$WATCHKEEPER_TOKEN``);
+``watchkeeper init`` prints the first one. Detection alone needs none.
+"""
 
 from __future__ import annotations
 
 import logging
+import os
 import sys
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn, TypeVar
 
 import typer
 
@@ -18,27 +25,36 @@ from watchkeeper.config.settings import (
     Settings,
 )
 from watchkeeper.core import Decision, Faces
-from watchkeeper.core.errors import WatchkeeperError
+from watchkeeper.core.errors import PermissionDeniedError, WatchkeeperError
+
+if TYPE_CHECKING:  # the service is imported lazily, so `--help` stays fast
+    from watchkeeper.governance.authz import Principal
+    from watchkeeper.service.engine import Engine
 
 app = typer.Typer(
     name="watchkeeper",
-    help="Accountable face recognition: detect, enrol, verify and identify faces.",
+    help="Accountable face recognition: watchlists with a purpose, human review, an audit "
+    "trail nobody can rewrite.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-gallery_app = typer.Typer(help="Look after galleries: list, show and delete people.")
+gallery_app = typer.Typer(help="Look after the people of a watchlist: list, show and delete.")
 bench_app = typer.Typer(
     help="Benchmarks on real data, each beside a peer measured in the same run."
 )
 app.add_typer(gallery_app, name="gallery")
 app.add_typer(bench_app, name="bench")
 
+TOKEN_ENV = "WATCHKEEPER_TOKEN"
+T = TypeVar("T")
+
 
 class _State:
     json = False
     settings = Settings()
     threshold: float | None = None
+    token: str | None = None
 
 
 state = _State()
@@ -47,12 +63,20 @@ HomeOpt = Annotated[
     Path | None,
     typer.Option("--home", help="Data directory (default $WATCHKEEPER_HOME or ~/.watchkeeper)."),
 ]
+WatchlistOpt = Annotated[str, typer.Option("--watchlist", "-w", help="Watchlist (always named).")]
+PurposeOpt = Annotated[
+    str, typer.Option("--purpose", "-p", help="Why you search (recorded in the audit log).")
+]
 
 
 @app.callback()
 def _global(
     home: HomeOpt = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")] = False,
+    token: Annotated[
+        str | None,
+        typer.Option("--token", help=f"API token (default ${TOKEN_ENV}).", show_default=False),
+    ] = None,
     detector: Annotated[
         DetectorKind, typer.Option(help="Face detector: dlib_hog (fast) or dlib_cnn (accurate).")
     ] = DetectorKind.HOG,
@@ -78,12 +102,45 @@ def _global(
     )
     state.json = json_out
     state.threshold = threshold
+    state.token = token or os.environ.get(TOKEN_ENV) or None
 
 
-def _engine() -> Any:
+def engine() -> Engine:
     from watchkeeper.service.engine import Engine
 
     return Engine(state.settings, threshold=state.threshold)
+
+
+def run(fn: Callable[[], T]) -> T:
+    """Call the service; a Watchkeeper error becomes one line on stderr and its exit code."""
+    try:
+        return fn()
+    except WatchkeeperError as exc:
+        fail(str(exc), exc.exit_code)
+    except KeyboardInterrupt:
+        fail("interrupted", 130)
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def principal(wk: Engine) -> Principal:
+    """The person the token stands for; no token, no identity work."""
+    if not state.token:
+        fail(
+            f"this command needs an API token: pass --token or set {TOKEN_ENV} "
+            "(`watchkeeper init` prints the first one)",
+            PermissionDeniedError.exit_code,
+        )
+    token: str = state.token or ""
+    return run(lambda: wk.accounts.authenticate(token))
+
+
+def done(payload: Any, text: str, code: int = 0) -> NoReturn:
+    """Print ``payload`` as JSON or ``text`` for people, then exit."""
+    if state.json:
+        emit_json(payload)
+    elif text:
+        out_console.print(text)
+    raise typer.Exit(code)
 
 
 def _faces_json(faces: Faces) -> list[dict[str, Any]]:
@@ -98,24 +155,19 @@ def _faces_json(faces: Faces) -> list[dict[str, Any]]:
     ]
 
 
-def _run(fn: Any) -> Any:
-    try:
-        return fn()
-    except WatchkeeperError as exc:
-        fail(str(exc), exc.exit_code)
-    except KeyboardInterrupt:
-        fail("interrupted", 130)
+def as_dict(r: Any) -> dict[str, Any]:
+    return {name: getattr(r, name) for name in r.__slots__}
 
 
 @app.command()
 def detect(images: Annotated[list[Path], typer.Argument(help="Image files.")]) -> None:
-    """Find faces in images and say whether each passes the quality gates."""
-    engine = _engine()
+    """Find faces in images and say whether each passes the quality gates (no identities)."""
+    wk = engine()
     report: dict[str, Any] = {}
     status = 0
     for image in images:
         try:
-            faces = engine.detect(image)
+            faces = wk.detect(image)
         except WatchkeeperError as exc:
             err_console.print(f"[bold red]error:[/] {exc}")
             report[str(image)] = {"error": str(exc)}
@@ -134,22 +186,49 @@ def detect(images: Annotated[list[Path], typer.Argument(help="Image files.")]) -
     raise typer.Exit(status)
 
 
+def _parse_meta(pairs: list[str] | None) -> dict[str, object]:
+    meta: dict[str, object] = {}
+    for pair in pairs or []:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            fail(f"metadata must be KEY=VALUE, got {pair[:60]!r}", 2)
+        meta[key.strip()] = value
+    return meta
+
+
 @app.command()
 def enrol(
     person: Annotated[
         str | None, typer.Argument(help="The person's name (omit with --folder).")
     ] = None,
     images: Annotated[list[Path] | None, typer.Argument(help="Photos of the person.")] = None,
+    watchlist: WatchlistOpt = "",
+    basis: Annotated[
+        str,
+        typer.Option(
+            help="Why this person may be on the watchlist: consent, contract, legal_obligation, "
+            "vital_interests, public_task or legitimate_interests."
+        ),
+    ] = "",
+    source: Annotated[
+        str, typer.Option(help="Where the photos come from (e.g. 'HR badge photo').")
+    ] = "",
     folder: Annotated[
         Path | None, typer.Option(help="A tree with one sub-folder of photos per person.")
     ] = None,
-    gallery: Annotated[str, typer.Option(help="Gallery to enrol into.")] = "default",
     face: Annotated[int | None, typer.Option(help="Which face to take from a group photo.")] = None,
+    meta: Annotated[
+        list[str] | None, typer.Option("--meta", help="Metadata KEY=VALUE (repeatable).")
+    ] = None,
 ) -> None:
-    """Enrol photos of a person, or a whole folder tree, into a gallery."""
-    engine = _engine()
+    """Enrol photos of a person, or a folder tree, into an active watchlist."""
+    if not watchlist or not basis or not source:
+        fail("enrolment needs --watchlist, --basis and --source", 2)
+    metadata = _parse_meta(meta)
+    wk = engine()
+    me = principal(wk)
     if folder is not None:
-        items = _run(lambda: engine.folder_items(folder))
+        items = run(lambda: wk.folder_items(folder))
     elif person and images:
         items = [(person, p) for p in images]
     else:
@@ -157,193 +236,210 @@ def enrol(
     results = []
     if face is not None or len(items) == 1:
         for who, path in items:
-            results.append(_run(lambda who=who, path=path: engine.enrol(who, path, gallery, face)))
+            results.append(
+                run(partial(wk.enrol, me, who, path, watchlist, basis, source, face, metadata))
+            )
     else:
         with progress("Enrolling", len(items), enabled=not state.json) as bar:
-            results = _run(
-                lambda: engine.enrol_many(items, gallery, on_result=lambda _r: bar.advance())
+            results = run(
+                lambda: wk.enrol_many(
+                    me,
+                    items,
+                    watchlist,
+                    basis,
+                    source,
+                    on_result=lambda _r: bar.advance(),
+                    metadata=metadata,
+                )
             )
     stored = sum(1 for r in results if r.ok and not r.duplicate)
     dupes = sum(1 for r in results if r.duplicate)
     failed = [r for r in results if not r.ok]
-    if state.json:
-        emit_json([_result_dict(r) for r in results])
-    else:
+    wk.close()
+    if not state.json:
         for r in failed:
             err_console.print(f"[yellow]skipped[/] {r.error}")
-        out_console.print(
-            f"Enrolled {stored} photo(s) into gallery '{gallery}'"
-            + (f", {dupes} already there" if dupes else "")
-            + (f", {len(failed)} skipped" if failed else "")
-            + "."
-        )
-    engine.close()
-    raise typer.Exit(0 if not failed else 4)
-
-
-def _result_dict(r: Any) -> dict[str, Any]:
-    return {name: getattr(r, name) for name in r.__slots__}
+    done(
+        [as_dict(r) for r in results],
+        f"Enrolled {stored} photo(s) into watchlist '{watchlist}'"
+        + (f", {dupes} already there" if dupes else "")
+        + (f", {len(failed)} skipped" if failed else "")
+        + ".",
+        0 if not failed else 4,
+    )
 
 
 @app.command()
 def verify(
     image_a: Annotated[Path, typer.Argument(help="First photo (one face).")],
     image_b: Annotated[Path, typer.Argument(help="Second photo (one face).")],
+    purpose: PurposeOpt = "",
 ) -> None:
-    """1:1 - are these two photos the same person?"""
-    engine = _engine()
-    result = _run(lambda: engine.verify(image_a, image_b))
-    if state.json:
-        emit_json(_result_dict(result))
-    else:
-        same = result.decision is Decision.MATCH
-        out_console.print(
-            ("Likely the same person" if same else "Not shown to be the same person")
-            + f" (similarity {result.similarity:.3f}, threshold {result.threshold:.3f} at "
-            f"false-match rate {result.target_fmr:g}). A person should confirm before acting."
-        )
-    raise typer.Exit(0 if result.decision is Decision.MATCH else 1)
+    """1:1 - are these two photos the same person? (audited, needs a purpose)"""
+    wk = engine()
+    me = principal(wk)
+    result = run(lambda: wk.verify(me, image_a, image_b, purpose))
+    wk.close()
+    same = result.decision is Decision.MATCH
+    done(
+        as_dict(result),
+        ("Likely the same person" if same else "Not shown to be the same person")
+        + f" (similarity {result.similarity:.3f}, threshold {result.threshold:.3f} at "
+        f"false-match rate {result.target_fmr:g}). A person should confirm before acting.",
+        0 if same else 1,
+    )
 
 
 @app.command()
 def identify(
     image: Annotated[Path, typer.Argument(help="Photo to search.")],
-    gallery: Annotated[str, typer.Option(help="Gallery to search (always named).")] = "default",
+    watchlist: WatchlistOpt = "",
+    purpose: PurposeOpt = "",
     top: Annotated[int, typer.Option(help="Candidates to show per face.")] = 3,
 ) -> None:
-    """1:N - search every face of a photo in one gallery; 'unknown' when nobody passes."""
-    engine = _engine()
-    result = _run(lambda: engine.identify(image, gallery=gallery, top_k=top))
-    engine.close()
-    if state.json:
-        emit_json(
+    """1:N - search every face of a photo in one watchlist; matches go to human review."""
+    if not watchlist:
+        fail("1:N search needs --watchlist (and --purpose)", 2)
+    wk = engine()
+    me = principal(wk)
+    result = run(lambda: wk.identify(me, image, watchlist, purpose, top_k=top))
+    wk.close()
+    faces = list(zip(_faces_json(result.faces), result.matches, result.candidate_ids, strict=True))
+    payload = {
+        "image": str(image),
+        "watchlist": watchlist,
+        "faces": [
             {
-                "image": str(image),
-                "gallery": gallery,
-                "faces": [
+                **face,
+                "decision": m.decision.value,
+                "threshold": round(m.threshold, 4),
+                "review_candidate": cid,
+                "candidates": [
                     {
-                        **face,
-                        "decision": m.decision.value,
-                        "threshold": round(m.threshold, 4),
-                        "candidates": [
-                            {
-                                "person": c.display_name,
-                                "identity_id": c.identity_id,
-                                "similarity": round(c.similarity, 4),
-                            }
-                            for c in m.candidates
-                        ],
+                        "person": c.display_name,
+                        "identity_id": c.identity_id,
+                        "similarity": round(c.similarity, 4),
                     }
-                    for face, m in zip(_faces_json(result.faces), result.matches, strict=True)
+                    for c in m.candidates
                 ],
             }
-        )
-        raise typer.Exit(0)
+            for face, m, cid in faces
+        ],
+    }
+    if state.json:
+        done(payload, "")
     if not result.matches:
-        out_console.print(f"{image}: no face found.")
-        raise typer.Exit(4)
-    for i, (face, m) in enumerate(zip(_faces_json(result.faces), result.matches, strict=True)):
+        done(payload, f"{image}: no face found.", 4)
+    lines = []
+    for i, (face, m, cid) in enumerate(faces):
         if m.decision is Decision.REJECTED:
             line = "not searched (" + ", ".join(m.reasons) + ")"
         elif m.decision is Decision.MATCH:
             c = m.candidates[0]
             line = (
                 f"candidate: {c.display_name} (similarity {c.similarity:.3f} >= "
-                f"{m.threshold:.3f}); needs a person's review"
+                f"{m.threshold:.3f}); sent for review as {cid}"
             )
         else:
             best = f", best {m.candidates[0].similarity:.3f}" if m.candidates else ""
             line = f"unknown (nobody passes {m.threshold:.3f}{best})"
-        out_console.print(f"face {i} at {face['box_xyxy']}: {line}")
-    raise typer.Exit(0)
+        lines.append(f"face {i} at {face['box_xyxy']}: {line}")
+    done(payload, "\n".join(lines))
 
 
 @gallery_app.command("list")
 def gallery_list() -> None:
-    """List galleries and how many people each holds."""
-    engine = _engine()
+    """List watchlists, their state and how many people each holds."""
+    wk = engine()
+    me = principal(wk)
+    infos = run(lambda: wk.watchlists.list(me))
     rows = [
         {
-            "gallery": g.name,
-            "people": len(engine.store.list_identities(g.gallery_id, limit=10**9)),
-            "model": g.contract_id,
-            "created_at": g.created_at.isoformat(),
+            "watchlist": i.record.name,
+            "state": i.state,
+            "people": i.people,
+            "model": i.record.contract_id,
+            "expires_at": i.record.expires_at.isoformat() if i.record.expires_at else None,
         }
-        for g in engine.galleries()
+        for i in infos
     ]
-    if state.json:
-        emit_json(rows)
-    elif not rows:
-        out_console.print("No galleries yet. Enrol someone with `watchkeeper enrol NAME PHOTO`.")
-    else:
-        for r in rows:
-            out_console.print(f"{r['gallery']}: {r['people']} people (model {r['model']})")
+    text = "\n".join(
+        f"{r['watchlist']}: {r['people']} people, {r['state']} (model {r['model']})" for r in rows
+    )
+    done(rows, text or "No watchlists yet. Create one with `watchkeeper watchlist create`.")
 
 
 @gallery_app.command("show")
 def gallery_show(
     person: Annotated[str | None, typer.Argument(help="A person's name or id.")] = None,
-    gallery: Annotated[str, typer.Option(help="Gallery.")] = "default",
+    watchlist: WatchlistOpt = "",
 ) -> None:
-    """Show the people of a gallery, or one person's templates."""
-    engine = _engine()
+    """Show the people of a watchlist, or one person's templates (audited views)."""
+    if not watchlist:
+        fail("name the --watchlist", 2)
+    wk = engine()
+    me = principal(wk)
     if person is None:
-        people = _run(lambda: engine.people(gallery))
-        if state.json:
-            emit_json([_result_dict(p) for p in people])
-        else:
-            out_console.print(f"Gallery '{gallery}': {len(people)} people")
-            for p in people:
-                out_console.print(
-                    f"  {p.display_name}  ({p.template_count} photo(s), id {p.identity_id})"
-                )
-        return
-    ident = _run(lambda: engine.person(person, gallery))
-    templates = engine.templates_of(ident.identity_id)
-    if state.json:
-        emit_json(
-            {
-                "person": _result_dict(ident),
-                "templates": [
-                    {
-                        "template_id": t.template_id,
-                        "source": t.source,
-                        "created_at": t.created_at.isoformat(),
-                    }
-                    for t in templates
-                ],
-            }
+        people = run(lambda: wk.people(me, watchlist))
+        done(
+            [as_dict(p) | {"metadata": dict(p.metadata)} for p in people],
+            "\n".join(
+                [f"Watchlist '{watchlist}': {len(people)} people"]
+                + [
+                    f"  {p.display_name}  ({p.template_count} photo(s), basis {p.basis}, "
+                    f"id {p.identity_id})"
+                    for p in people
+                ]
+            ),
         )
-    else:
-        out_console.print(
-            f"{ident.display_name} (id {ident.identity_id}), {len(templates)} template(s):"
-        )
-        for t in templates:
-            out_console.print(
+    ident = run(lambda: wk.person(me, person, watchlist))
+    templates = run(lambda: wk.templates_of(me, ident.identity_id))
+    done(
+        {
+            "person": as_dict(ident) | {"metadata": dict(ident.metadata)},
+            "templates": [
+                {
+                    "template_id": t.template_id,
+                    "source": t.source,
+                    "created_at": t.created_at.isoformat(),
+                    "encrypted": t.encrypted,
+                }
+                for t in templates
+            ],
+        },
+        "\n".join(
+            [
+                f"{ident.display_name} (id {ident.identity_id}, basis {ident.basis}, source "
+                f"{ident.source}), {len(templates)} template(s):"
+            ]
+            + [
                 f"  {t.template_id}  from {t.source}  at {t.created_at:%Y-%m-%d %H:%M}"
-            )
+                for t in templates
+            ]
+        ),
+    )
 
 
 @gallery_app.command("delete")
 def gallery_delete(
     person: Annotated[str | None, typer.Argument(help="A person's name or id.")] = None,
     template: Annotated[str | None, typer.Option(help="Delete only this template id.")] = None,
-    gallery: Annotated[str, typer.Option(help="Gallery.")] = "default",
+    watchlist: WatchlistOpt = "",
 ) -> None:
-    """Delete a person (all their templates) or a single template."""
-    engine = _engine()
+    """Delete a person (all their templates) or a single template from a watchlist."""
+    if not watchlist:
+        fail("name the --watchlist", 2)
+    wk = engine()
+    me = principal(wk)
     if template is not None:
-        _run(lambda: engine.delete_template(template, gallery))
+        run(lambda: wk.delete_template(me, template, watchlist))
         msg = f"Deleted template {template}."
     elif person is not None:
-        n = _run(lambda: engine.delete_person(person, gallery))
+        n = run(lambda: wk.delete_person(me, person, watchlist))
         msg = f"Deleted {person} and {n} template(s)."
     else:
         fail("name a person or a --template to delete", 2)
-    if state.json:
-        emit_json({"deleted": template or person})
-    else:
-        out_console.print(msg)
+    done({"deleted": template or person}, msg)
 
 
 def main() -> None:
@@ -353,5 +449,5 @@ def main() -> None:
     app()
 
 
-if __name__ == "__main__":
-    main()
+# The governance commands register themselves on `app` (after it exists).
+from watchkeeper.cli import governance as _governance  # noqa: E402, F401

@@ -1,18 +1,23 @@
 """Galleries: identities with several templates each, backed by the store, searched in memory.
 
-The store is the source of truth; each gallery's ``ExactIndex`` is built from it on first use and
-kept in step with every change made through this class.
+The store is the source of truth; each gallery's ``ExactIndex`` is a cache built from it on first
+use. Writes go into the caller's transaction (so the audit record commits with them), and the
+caller applies them to the cache only once that transaction has committed
+(:meth:`GalleryCatalog.index_added`, :meth:`GalleryCatalog.index_removed`), so a rolled-back
+change never becomes searchable and an erased one never stays searchable.
 """
 
 from __future__ import annotations
 
+import sqlite3
 import threading
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
 
-from watchkeeper.core import Candidate, EmbeddingContract
+from watchkeeper.core import Candidate
 from watchkeeper.index.exact import ExactIndex
 from watchkeeper.store.records import GalleryRecord, IdentityRecord, TemplateRecord
 from watchkeeper.store.sqlite import SqliteStore
@@ -26,6 +31,16 @@ class EnrolOutcome:
     created_identity: bool
 
 
+@dataclass(frozen=True, slots=True)
+class IdentityTerms:
+    """What is recorded about why and from where a person is on a watchlist."""
+
+    basis: str
+    source: str
+    enrolled_by: str
+    metadata: dict[str, object]
+
+
 class GalleryCatalog:
     """All galleries of one store, with a lazily built search index per gallery."""
 
@@ -35,15 +50,6 @@ class GalleryCatalog:
         self._owner: dict[str, dict[str, str]] = {}  # gallery -> template -> identity
         self._names: dict[str, str] = {}  # identity -> display name
         self._lock = threading.RLock()
-
-    def ensure_gallery(self, name: str, contract: EmbeddingContract) -> GalleryRecord:
-        """The named gallery, created for ``contract`` if it does not exist yet."""
-        with self._lock:
-            existing = self.store.find_gallery(name)
-            if existing is not None:
-                contract.require_same(existing.contract_id)
-                return existing
-            return self.store.create_gallery(name, contract.contract_id)
 
     def get(self, name: str) -> GalleryRecord:
         return self.store.get_gallery(name)
@@ -65,59 +71,88 @@ class GalleryCatalog:
             self._owner[gallery.gallery_id] = owner
             return idx
 
+    def indexed_template_ids(self, gallery_id: str) -> frozenset[str]:
+        """Template ids in the cached index of a gallery (empty when not built)."""
+        with self._lock:
+            return frozenset(self._owner.get(gallery_id, {}))
+
     def forget_index(self, gallery_id: str) -> None:
         """Drop the cached index; the next search rebuilds it from the store."""
         with self._lock:
             self._indexes.pop(gallery_id, None)
             self._owner.pop(gallery_id, None)
 
-    def enrol(
+    def forget_all(self) -> None:
+        with self._lock:
+            self._indexes.clear()
+            self._owner.clear()
+            self._names.clear()
+
+    # -- writes (caller's transaction) ---------------------------------------------------------
+    def add_template(
         self,
+        conn: sqlite3.Connection,
         gallery: GalleryRecord,
         display_name: str,
         embedding: npt.NDArray[np.float32],
         source: str,
+        terms: IdentityTerms,
+        crop: bytes | None = None,
     ) -> EnrolOutcome:
-        """Add one template to the named person, creating the person if needed (one transaction)."""
-        with self._lock:
-            idx = self.index(gallery, int(embedding.shape[-1]))
-            with self.store.transaction() as conn:
-                ident = self.store.find_identity(gallery.gallery_id, display_name)
-                created = ident is None
-                if ident is None:
-                    ident = self.store.insert_identity(conn, gallery.gallery_id, display_name)
-                template = self.store.insert_template(
-                    conn, ident.identity_id, gallery.contract_id, embedding, source
-                )
-            if template is not None:
-                idx.add([template.template_id], template.embedding[None, :])
-                self._owner[gallery.gallery_id][template.template_id] = ident.identity_id
-            self._names[ident.identity_id] = display_name
-            return EnrolOutcome(
-                self.store.get_identity(ident.identity_id), template, template is None, created
+        """Add one template to the named person, creating the person with ``terms`` if needed."""
+        ident = self.store.find_identity(gallery.gallery_id, display_name)
+        created = ident is None
+        if ident is None:
+            ident = self.store.insert_identity(
+                conn,
+                gallery.gallery_id,
+                display_name,
+                basis=terms.basis,
+                source=terms.source,
+                enrolled_by=terms.enrolled_by,
+                metadata=terms.metadata,
             )
+        template = self.store.insert_template(
+            conn, ident.identity_id, gallery.contract_id, embedding, source, crop
+        )
+        return EnrolOutcome(
+            self.store.get_identity(ident.identity_id), template, template is None, created
+        )
 
-    def delete_identity(self, gallery: GalleryRecord, identity_id: str) -> list[str]:
+    def remove_identity(self, conn: sqlite3.Connection, identity_id: str) -> list[str]:
+        """Delete a person and their templates; returns the template ids for the cache."""
+        return self.store.delete_identity(conn, identity_id)
+
+    def remove_template(self, conn: sqlite3.Connection, template_id: str) -> str:
+        """Delete one template; returns its identity id."""
+        return self.store.delete_template(conn, template_id)
+
+    # -- cache upkeep (after commit) -------------------------------------------------------------
+    def index_added(self, gallery: GalleryRecord, outcome: EnrolOutcome) -> None:
         with self._lock:
-            with self.store.transaction() as conn:
-                removed = self.store.delete_identity(conn, identity_id)
-            self._drop(gallery.gallery_id, removed)
-            return removed
+            self._names[outcome.identity.identity_id] = outcome.identity.display_name
+            idx = self._indexes.get(gallery.gallery_id)
+            if idx is None or outcome.template is None:
+                return  # built from the store on first search
+            template = outcome.template
+            idx.add([template.template_id], template.embedding[None, :])
+            self._owner[gallery.gallery_id][template.template_id] = outcome.identity.identity_id
 
-    def delete_template(self, gallery: GalleryRecord, template_id: str) -> None:
+    def index_removed(self, gallery_id: str, template_ids: Iterable[str]) -> int:
+        """Drop templates from the cached index; returns how many index entries went."""
         with self._lock:
-            with self.store.transaction() as conn:
-                self.store.delete_template(conn, template_id)
-            self._drop(gallery.gallery_id, [template_id])
-
-    def _drop(self, gallery_id: str, template_ids: list[str]) -> None:
-        idx = self._indexes.get(gallery_id)
-        if idx is not None:
-            idx.remove(template_ids)
+            idx = self._indexes.get(gallery_id)
+            if idx is None:
+                return 0
             owner = self._owner[gallery_id]
-            for t in template_ids:
+            present = [t for t in template_ids if t in owner]
+            if present:
+                idx.remove(present)
+            for t in present:
                 owner.pop(t, None)
+            return len(present)
 
+    # -- search ------------------------------------------------------------------------------
     def search(
         self, gallery: GalleryRecord, probes: npt.NDArray[np.float32], k: int
     ) -> list[list[Candidate]]:

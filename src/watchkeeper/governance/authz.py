@@ -42,6 +42,7 @@ __all__ = [
     "Role",
     "ScryptParams",
     "TokenStore",
+    "UserInfo",
     "UserStore",
     "parse_role",
     "parse_roles",
@@ -287,6 +288,22 @@ def _check_password(password: str, encoded: str) -> bool:
 
 # --- Stores --------------------------------------------------------------------------------------
 
+# Stored instead of a hash for token-only accounts; no scrypt output can equal it.
+TOKEN_ONLY = "!token-only"
+
+
+@dataclass(frozen=True, slots=True)
+class UserInfo:
+    """A user as listed for administrators (never with a hash)."""
+
+    user_id: str
+    username: str
+    roles: tuple[str, ...]
+    created_at: datetime
+    disabled_at: datetime | None
+    has_password: bool
+
+
 _USERNAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@-]{0,63}")
 _MIN_PASSWORD = 12
 _MAX_PASSWORD = 1024
@@ -371,14 +388,22 @@ class UserStore:
     def create_user(
         self,
         username: str,
-        password: str,
+        password: str | None,
         roles: Iterable[object],
         now: datetime | None = None,
     ) -> Principal:
-        """Add a user; the username is unique regardless of case."""
+        """Add a user; the username is unique regardless of case.
+
+        ``password=None`` makes a token-only account: it signs in only with API tokens, and no
+        password hash (nothing to crack) is stored for it.
+        """
         name = _validate_username(username)
-        secret = _validate_password(password)
         granted = parse_roles(roles)
+        encoded = (
+            TOKEN_ONLY
+            if password is None
+            else _hash_password(_validate_password(password), self._params)
+        )
         user_id = uuid.uuid4().hex
         try:
             self._conn.execute(
@@ -387,7 +412,7 @@ class UserStore:
                 (
                     user_id,
                     name,
-                    _hash_password(secret, self._params),
+                    encoded,
                     ",".join(sorted(role.value for role in granted)),
                     _iso(_now(now)),
                 ),
@@ -414,8 +439,9 @@ class UserStore:
         if len(candidate) > _MAX_PASSWORD:
             candidate = ""
         # An unknown username still costs one scrypt, so timing does not reveal which exist.
-        encoded = row[2] if row is not None else _dummy_hash(self._params)
-        password_ok = _check_password(candidate, encoded)
+        usable = row is not None and row[2] != TOKEN_ONLY
+        encoded = row[2] if usable and row is not None else _dummy_hash(self._params)
+        password_ok = _check_password(candidate, encoded) and usable
         if row is None or not password_ok or row[4] is not None:
             raise PermissionDeniedError("unknown username or wrong password, or account disabled")
         return _principal(row[0], row[1], row[3])
@@ -438,6 +464,31 @@ class UserStore:
         if row is None or row[3] is not None:
             raise NotFoundError(f"no enabled user with id {safe_excerpt(user_id, 40)!r}")
         return _principal(row[0], row[1], row[2])
+
+    def list_users(self) -> tuple[UserInfo, ...]:
+        """Every user, enabled or not, by name."""
+        rows = self._conn.execute(
+            "SELECT user_id, username, roles, created_at, disabled_at, password_hash"
+            " FROM gov_users ORDER BY username"
+        ).fetchall()
+        return tuple(
+            UserInfo(
+                user_id=str(r[0]),
+                username=str(r[1]),
+                roles=tuple(sorted(str(r[2]).split(","))),
+                created_at=datetime.fromisoformat(str(r[3])),
+                disabled_at=None if r[4] is None else datetime.fromisoformat(str(r[4])),
+                has_password=r[5] != TOKEN_ONLY,
+            )
+            for r in rows
+        )
+
+    def count_enabled_with(self, role: Role) -> int:
+        """How many enabled users hold ``role``."""
+        rows = self._conn.execute(
+            "SELECT roles FROM gov_users WHERE disabled_at IS NULL"
+        ).fetchall()
+        return sum(1 for (roles,) in rows if role.value in str(roles).split(","))
 
     def is_enabled(self, user_id: str) -> bool:
         """Whether ``user_id`` names an existing, enabled user."""
@@ -565,6 +616,24 @@ class TokenStore:
         )
         if cursor.rowcount != 1:
             raise NotFoundError(f"no token with id {safe_excerpt(token_id, 40)!r}")
+
+    def owner_of(self, token_id: str) -> str:
+        """The user id a token belongs to."""
+        row = self._conn.execute(
+            "SELECT user_id FROM gov_tokens WHERE token_id = ?", (token_id,)
+        ).fetchone()
+        if row is None:
+            raise NotFoundError(f"no token with id {safe_excerpt(token_id, 40)!r}")
+        return str(row[0])
+
+    def token_id_of(self, token: str) -> str | None:
+        """The id of a presented token (for "revoke the token I am using"), or None."""
+        if not isinstance(token, str) or len(token) > 200:
+            return None
+        row = self._conn.execute(
+            "SELECT token_id FROM gov_tokens WHERE digest = ?", (_digest(token),)
+        ).fetchone()
+        return None if row is None else str(row[0])
 
     def revoke_all(self, user_id: str, now: datetime | None = None) -> int:
         """Revoke every live token of a user; returns how many were revoked."""

@@ -1,13 +1,20 @@
 """The use-cases of the recognition engine: detect, enrol, verify, identify, gallery upkeep.
 
-This is the only layer that combines the pipeline, the galleries and the store. The CLI, the
-library facade and (later) the API are thin adapters over it.
+This is the only layer that combines the pipeline, the galleries, the store and governance. The
+CLI, the library facade and (later) the API are thin adapters over it. Every use-case that
+touches biometric data takes the acting :class:`Principal`, checks its permission, checks the
+watchlist is active *now*, and writes its audit record in the same transaction as its change
+(see :meth:`Site.act`). Detection alone (boxes and quality, no identity) needs no principal.
+
+Sub-services hang off the engine: ``engine.accounts``, ``engine.watchlists``, ``engine.review``,
+``engine.erasure``, ``engine.retention``, ``engine.oversight``.
 """
 
 from __future__ import annotations
 
+import json
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,23 +22,46 @@ import numpy as np
 
 from watchkeeper.config.settings import Settings
 from watchkeeper.core import Decision, Faces, Frame, Match, Verification
-from watchkeeper.core.errors import InvalidInputError, NotFoundError, WatchkeeperError
-from watchkeeper.gallery.catalog import EnrolOutcome, GalleryCatalog
+from watchkeeper.core.errors import (
+    InvalidInputError,
+    NotFoundError,
+    PermissionDeniedError,
+    WatchkeeperError,
+)
+from watchkeeper.gallery.catalog import EnrolOutcome, GalleryCatalog, IdentityTerms
 from watchkeeper.gallery.rules import choose_enrolment_face, validate_display_name
+from watchkeeper.gallery.watchlist import (
+    parse_basis,
+    require_active,
+    validate_source,
+    validate_watchlist_name,
+)
+from watchkeeper.governance.audit import AuditAction
+from watchkeeper.governance.authz import Permission, Principal, ScryptParams
+from watchkeeper.governance.policy import (
+    check_field_name,
+    check_metadata,
+    check_text,
+    validate_free_text,
+)
 from watchkeeper.models.calibration import load_calibration
 from watchkeeper.pipeline.analyzer import FaceAnalyzer
 from watchkeeper.pipeline.factory import build_analyzer
 from watchkeeper.service.batch import ImageResult, analyze_paths
+from watchkeeper.service.crops import face_crop_jpeg
+from watchkeeper.service.site import DB_FILE, Act, Clock, Site
 from watchkeeper.sources.images import is_image_path, load_image
 from watchkeeper.store.records import GalleryRecord, IdentityRecord, TemplateRecord
 from watchkeeper.store.sqlite import SqliteStore
 
 log = logging.getLogger(__name__)
 
-DEFAULT_GALLERY = "default"
-DB_FILE = "watchkeeper.db"
+__all__ = ["DB_FILE", "Engine", "EnrolResult", "IdentifyResult", "ImageInput"]
 
 ImageInput = str | Path | Frame | np.ndarray
+
+MAX_PURPOSE = 500
+_MAX_METADATA_BYTES = 4096
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,26 +82,73 @@ class EnrolResult:
 
 @dataclass(frozen=True, slots=True)
 class IdentifyResult:
-    """Every face in a probe image and the answer for each (rejected faces included)."""
+    """Every face in a probe image and the answer for each (rejected faces included).
+
+    ``candidate_ids`` is row-aligned with ``matches``: the review-queue entry each match became
+    (None for unknown or rejected faces). A match is a candidate until a reviewer confirms it.
+    """
 
     source: str
     faces: Faces
     matches: tuple[Match, ...]
+    candidate_ids: tuple[str | None, ...] = ()
+
+
+def validate_purpose(purpose: object) -> str:
+    """A search purpose: required, printable, bounded, and naming no protected attribute."""
+    text = validate_free_text(purpose, "purpose", MAX_PURPOSE)
+    check_text(text)
+    return text
+
+
+def validate_metadata(metadata: Mapping[str, object] | None) -> dict[str, object]:
+    """Free-form metadata: policy-checked keys and values, JSON-safe, at most 4 KiB."""
+    if metadata is None:
+        return {}
+    check_metadata(metadata)
+    clean = dict(metadata)
+    try:
+        encoded = json.dumps(clean, sort_keys=True)
+    except (TypeError, ValueError) as exc:
+        raise InvalidInputError(f"metadata must be plain text, numbers and lists: {exc}") from None
+    if len(encoded.encode("utf-8")) > _MAX_METADATA_BYTES:
+        raise InvalidInputError(f"metadata is limited to {_MAX_METADATA_BYTES} bytes")
+    return clean
 
 
 class Engine:
     """One site's recognition engine over one data directory.
 
     >>> engine = Engine(Settings(home=Path("/tmp/wk-doc")))  # doctest: +SKIP
-    >>> engine.enrol("alice", "alice.jpg")  # doctest: +SKIP
+    >>> me = engine.accounts.authenticate(token)  # doctest: +SKIP
+    >>> engine.identify(me, "door.jpg", watchlist="staff", purpose="door access")  # doctest: +SKIP
     """
 
-    def __init__(self, settings: Settings | None = None, threshold: float | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings | None = None,
+        threshold: float | None = None,
+        *,
+        clock: Clock | None = None,
+        password_params: ScryptParams | None = None,
+    ) -> None:
+        from watchkeeper.service.accounts import Accounts
+        from watchkeeper.service.erasure import Erasure
+        from watchkeeper.service.oversight import Oversight
+        from watchkeeper.service.retention import Retention
+        from watchkeeper.service.review import Review
+        from watchkeeper.service.watchlists import Watchlists
+
         self.settings = settings or Settings()
         self._threshold_override = threshold
         self._analyzer: FaceAnalyzer | None = None
-        self._store: SqliteStore | None = None
-        self._catalog: GalleryCatalog | None = None
+        self.site = Site(self.settings, clock=clock, password_params=password_params)
+        self.accounts = Accounts(self.site)
+        self.watchlists = Watchlists(self.site, lambda: self.analyzer.contract)
+        self.review = Review(self.site)
+        self.erasure = Erasure(self.site)
+        self.retention = Retention(self.site)
+        self.oversight = Oversight(self.site)
 
     # -- life cycle --------------------------------------------------------------------------
     @property
@@ -82,21 +159,15 @@ class Engine:
 
     @property
     def store(self) -> SqliteStore:
-        if self._store is None:
-            self._store = SqliteStore(self.settings.home / DB_FILE).open()
-        return self._store
+        return self.site.store
 
     @property
     def catalog(self) -> GalleryCatalog:
-        if self._catalog is None:
-            self._catalog = GalleryCatalog(self.store)
-        return self._catalog
+        return self.site.catalog
 
     def close(self) -> None:
-        if self._store is not None:
-            self._store.close()
-            self._store = None
-            self._catalog = None
+        self.retention.stop_schedule()
+        self.site.close()
 
     def __enter__(self) -> Engine:
         return self
@@ -124,24 +195,59 @@ class Engine:
         return load_image(image)
 
     def detect(self, image: ImageInput, with_embeddings: bool = False) -> Faces:
-        """Faces in an image with boxes, landmarks and quality verdicts."""
+        """Faces in an image with boxes, landmarks and quality verdicts (no identities)."""
         return self.analyzer.analyze(self._frame(image), with_embeddings=with_embeddings)
 
     # -- enrolment ---------------------------------------------------------------------------
-    def _gallery(self, name: str, create: bool) -> GalleryRecord:
-        if create:
-            return self.catalog.ensure_gallery(name, self.analyzer.contract)
-        record = self.catalog.get(name)
-        self.analyzer.contract.require_same(record.contract_id)
-        return record
+    def _enrol_terms(
+        self,
+        principal: Principal,
+        basis: object,
+        source: object,
+        metadata: Mapping[str, object] | None,
+    ) -> IdentityTerms:
+        return IdentityTerms(
+            basis=parse_basis(basis).value,
+            source=validate_source(source),
+            enrolled_by=principal.username,
+            metadata=validate_metadata(metadata),
+        )
 
-    def _enrol_faces(
-        self, gallery: GalleryRecord, person: str, faces: Faces, source: str, face_index: int | None
+    def _enrol_row(
+        self,
+        act: Act,
+        record: GalleryRecord,
+        person: str,
+        faces: Faces,
+        image: np.ndarray | None,
+        source: str,
+        face_index: int | None,
+        terms: IdentityTerms,
     ) -> EnrolResult:
         row = choose_enrolment_face(faces, source, face_index)
         if faces.embedding is None:
             raise InvalidInputError(f"{source}: faces carry no embeddings")
-        outcome: EnrolOutcome = self.catalog.enrol(gallery, person, faces.embedding[row], source)
+        if record.max_identities is not None:
+            known = self.site.store.find_identity(record.gallery_id, person)
+            count = self.site.store.count_identities(record.gallery_id)
+            if known is None and count >= record.max_identities:
+                raise PermissionDeniedError(
+                    f"watchlist {record.name!r} already holds its approved maximum of "
+                    f"{record.max_identities} people; widening it needs approval"
+                )
+        crop = None if image is None else face_crop_jpeg(image, faces.xyxy[row])
+        outcome: EnrolOutcome = self.site.catalog.add_template(
+            act.conn, record, person, faces.embedding[row], source, terms, crop
+        )
+        act.after_commit.append(lambda: self.site.catalog.index_added(record, outcome))
+        act.record(
+            target=f"identity:{outcome.identity.identity_id}",
+            details={
+                "template": outcome.template.template_id if outcome.template else "duplicate",
+                "basis": outcome.identity.basis or terms.basis,
+                "new_identity": int(outcome.created_identity),
+            },
+        )
         return EnrolResult(
             source,
             person,
@@ -150,44 +256,123 @@ class Engine:
             outcome.duplicate,
         )
 
+    def _check_enrol(self, record: GalleryRecord) -> None:
+        require_active(record, self.site.now())
+        self.analyzer.contract.require_same(record.contract_id)
+
     def enrol(
         self,
+        principal: Principal,
         person: str,
         image: ImageInput,
-        gallery: str = DEFAULT_GALLERY,
+        watchlist: str,
+        basis: str,
+        source: str,
         face_index: int | None = None,
+        metadata: Mapping[str, object] | None = None,
     ) -> EnrolResult:
-        """Add a face of ``person`` from one image; refuses images with several faces."""
+        """Add a face of ``person`` to an active watchlist, recording why (basis) and from where.
+
+        Refuses images with several faces unless ``face_index`` picks one.
+        """
         person = validate_display_name(person)
+        target = f"person:{person}"
+        self.site.check(
+            principal, Permission.GALLERY_ENROL, AuditAction.ENROL, target, watchlist=watchlist
+        )
         frame = self._frame(image)
-        record = self._gallery(gallery, create=True)
         faces = self.analyzer.analyze(frame)
-        return self._enrol_faces(record, person, faces, frame.source_id or "image", face_index)
+        with self.site.act(
+            principal,
+            AuditAction.ENROL,
+            target,
+            permission=Permission.GALLERY_ENROL,
+            watchlist=watchlist,
+            purpose=f"enrolment from {frame.source_id or 'image'}",
+        ) as act:
+            terms = self._enrol_terms(principal, basis, source, metadata)
+            record = self.site.catalog.get(validate_watchlist_name(watchlist))
+            self._check_enrol(record)
+            return self._enrol_row(
+                act,
+                record,
+                person,
+                faces,
+                frame.image,
+                frame.source_id or "image",
+                face_index,
+                terms,
+            )
 
     def enrol_many(
         self,
+        principal: Principal,
         items: Iterable[tuple[str, Path]],
-        gallery: str = DEFAULT_GALLERY,
+        watchlist: str,
+        basis: str,
+        source: str,
         on_result: Callable[[EnrolResult], None] | None = None,
         workers: int | None = None,
+        metadata: Mapping[str, object] | None = None,
     ) -> list[EnrolResult]:
-        """Enrol (person, image path) pairs, analysing images on every core."""
+        """Enrol (person, image path) pairs, analysing images on every core; one audit record
+        (and one transaction) per stored photo."""
         pairs = [(validate_display_name(p), Path(f)) for p, f in items]
-        record = self._gallery(gallery, create=True)
+        self.site.check(
+            principal,
+            Permission.GALLERY_ENROL,
+            AuditAction.ENROL,
+            f"batch:{len(pairs)}",
+            watchlist=watchlist,
+        )
+        with self.site.act(
+            principal,
+            AuditAction.ENROL,
+            f"batch:{len(pairs)}",
+            permission=Permission.GALLERY_ENROL,
+            watchlist=watchlist,
+            purpose="batch enrolment",
+        ) as act:
+            # Everything that can refuse the whole batch is checked (and audited) up front.
+            terms = self._enrol_terms(principal, basis, source, metadata)
+            record = self.site.catalog.get(validate_watchlist_name(watchlist))
+            self._check_enrol(record)
+            act.record(details={"photos": len(pairs), "stage": "accepted"})
         results: list[EnrolResult] = []
         analysed = analyze_paths([f for _, f in pairs], self.settings, workers=workers)
         for (person, _path), found in zip(pairs, analysed, strict=True):
-            result = self._enrol_result(record, person, found)
+            result = self._enrol_result(principal, record, person, found, terms)
             results.append(result)
             if on_result:
                 on_result(result)
         return results
 
-    def _enrol_result(self, record: GalleryRecord, person: str, found: ImageResult) -> EnrolResult:
+    def _enrol_result(
+        self,
+        principal: Principal,
+        record: GalleryRecord,
+        person: str,
+        found: ImageResult,
+        terms: IdentityTerms,
+    ) -> EnrolResult:
         if found.faces is None:
             return EnrolResult(found.source, person, error=found.error)
         try:
-            return self._enrol_faces(record, person, found.faces, found.source, None)
+            image = load_image(found.source).image
+            with self.site.act(
+                principal,
+                AuditAction.ENROL,
+                f"person:{person}",
+                permission=Permission.GALLERY_ENROL,
+                watchlist=record.name,
+                purpose=f"enrolment from {found.source}",
+            ) as act:
+                # Checked again per photo: the watchlist may expire or be revoked mid-batch.
+                current = self.site.catalog.get(record.name)
+                self._check_enrol(current)
+                return self._enrol_row(
+                    act, current, person, found.faces, image, found.source, None, terms
+                )
         except WatchkeeperError as exc:
             return EnrolResult(found.source, person, error=str(exc))
 
@@ -219,49 +404,146 @@ class Engine:
         return np.asarray(faces.embedding[row], dtype=np.float32)
 
     def verify(
-        self, image_a: ImageInput, image_b: ImageInput, target_fmr: float | None = None
+        self,
+        principal: Principal,
+        image_a: ImageInput,
+        image_b: ImageInput,
+        purpose: str,
+        target_fmr: float | None = None,
     ) -> Verification:
-        """Is the one face in A the same person as the one face in B?"""
+        """Is the one face in A the same person as the one face in B? (1:1, audited)"""
+        self.site.check(
+            principal, Permission.SEARCH_VERIFY, AuditAction.SEARCH_VERIFY, "pair", purpose=purpose
+        )
+        # The models run before the write transaction opens, so nobody waits on them.
         fmr = target_fmr if target_fmr is not None else self.settings.recognition.target_fmr
         threshold = self.threshold(fmr)
         a = self._single_embedding(image_a, "first image")
         b = self._single_embedding(image_b, "second image")
-        sim = float(np.dot(a, b))
-        decision = Decision.MATCH if sim >= threshold else Decision.UNKNOWN
-        return Verification(decision, sim, threshold, fmr)
+        with self.site.act(
+            principal,
+            AuditAction.SEARCH_VERIFY,
+            "pair",
+            permission=Permission.SEARCH_VERIFY,
+            purpose=purpose if isinstance(purpose, str) else "",
+        ) as act:
+            validate_purpose(purpose)
+            sim = float(np.dot(a, b))
+            decision = Decision.MATCH if sim >= threshold else Decision.UNKNOWN
+            act.record(details={"decision": decision.value, "similarity": f"{sim:.4f}"})
+            return Verification(decision, sim, threshold, fmr)
 
     # -- 1:N ---------------------------------------------------------------------------------
     def identify(
         self,
+        principal: Principal,
         image: ImageInput,
-        gallery: str = DEFAULT_GALLERY,
+        watchlist: str,
+        purpose: str,
         top_k: int | None = None,
         target_fmr: float | None = None,
     ) -> IdentifyResult:
-        """Search every face of ``image`` in the named gallery; unknown when nobody passes."""
-        record = self._gallery(gallery, create=False)
+        """Search every face of ``image`` in one active watchlist, for a stated purpose.
+
+        Every match becomes a review candidate; "unknown" when nobody passes the threshold.
+        """
+        target = "probe"
+        self.site.check(
+            principal,
+            Permission.SEARCH_IDENTIFY,
+            AuditAction.SEARCH_IDENTIFY,
+            target,
+            watchlist=watchlist,
+            purpose=purpose if isinstance(purpose, str) else "",
+        )
         frame = self._frame(image)
         faces = self.analyzer.analyze(frame)
-        return IdentifyResult(
-            frame.source_id, faces, self.match_faces(record, faces, top_k, target_fmr)
-        )
+        with self.site.act(
+            principal,
+            AuditAction.SEARCH_IDENTIFY,
+            f"probe:{frame.source_id or 'image'}",
+            permission=Permission.SEARCH_IDENTIFY,
+            watchlist=watchlist,
+            purpose=purpose if isinstance(purpose, str) else "",
+        ) as act:
+            validate_purpose(purpose)
+            record = self.site.active_watchlist(validate_watchlist_name(watchlist), act.at)
+            matches = self._match(record, faces, top_k, target_fmr)
+            ids = self._queue_candidates(act, record, frame, faces, matches, purpose)
+            act.record(
+                details={
+                    "faces": len(faces),
+                    "candidates": sum(1 for m in matches if m.decision is Decision.MATCH),
+                    "unknown": sum(1 for m in matches if m.decision is Decision.UNKNOWN),
+                    "not_searched": sum(1 for m in matches if m.decision is Decision.REJECTED),
+                }
+            )
+            return IdentifyResult(frame.source_id, faces, matches, ids)
 
-    def match_faces(
+    def _queue_candidates(
+        self,
+        act: Act,
+        record: GalleryRecord,
+        frame: Frame,
+        faces: Faces,
+        matches: tuple[Match, ...],
+        purpose: str,
+    ) -> tuple[str | None, ...]:
+        from watchkeeper.governance.review import ReviewQueue, new_candidate_id
+
+        queue = ReviewQueue(act.conn, act.audit_log)
+        ids: list[str | None] = []
+        for row, match in enumerate(matches):
+            if match.decision is not Decision.MATCH:
+                ids.append(None)
+                continue
+            best = match.candidates[0]
+            cid = new_candidate_id()
+            crop, key_id = self.site.store.seal_blob(
+                face_crop_jpeg(frame.image, faces.xyxy[row]), cid + "/probe"
+            )
+            queue.add(
+                watchlist=record.name,
+                gallery_id=record.gallery_id,
+                identity_id=best.identity_id,
+                display_name=best.display_name,
+                template_id=best.template_id,
+                similarity=best.similarity,
+                threshold=match.threshold,
+                probe_source=frame.source_id or "image",
+                searched_by=act.principal.username if act.principal else "system",
+                purpose=purpose,
+                probe_crop=crop,
+                crop_key_id=key_id,
+                candidate_id=cid,
+                now=act.at,
+            )
+            act.record(
+                action=AuditAction.MATCH,
+                target=f"candidate:{cid}",
+                details={"identity": best.identity_id, "similarity": f"{best.similarity:.4f}"},
+            )
+            ids.append(cid)
+        return tuple(ids)
+
+    def _match(
         self,
         record: GalleryRecord,
         faces: Faces,
-        top_k: int | None = None,
-        target_fmr: float | None = None,
+        top_k: int | None,
+        target_fmr: float | None,
     ) -> tuple[Match, ...]:
-        """Decisions for faces that already carry embeddings (used by video too)."""
+        """Decisions for faces that already carry embeddings, in an already checked watchlist."""
         k = top_k or self.settings.recognition.top_k
+        if not 1 <= k <= 100:
+            raise InvalidInputError("top_k must be between 1 and 100")
         threshold = self.threshold(target_fmr)
         if len(faces) == 0:
             return ()
         if faces.embedding is None:
             raise InvalidInputError("faces carry no embeddings")
         self.analyzer.contract.require_same(record.contract_id)
-        candidates = self.catalog.search(record, faces.embedding, k)
+        candidates = self.site.catalog.search(record, faces.embedding, k)
         matches = []
         for row, cands in enumerate(candidates):
             reasons = faces.rejected[row]
@@ -288,29 +570,118 @@ class Engine:
         return tuple(matches)
 
     # -- gallery upkeep ----------------------------------------------------------------------
-    def galleries(self) -> list[GalleryRecord]:
-        return self.store.list_galleries()
+    def people(
+        self,
+        principal: Principal,
+        watchlist: str,
+        where: Mapping[str, str] | None = None,
+    ) -> list[IdentityRecord]:
+        """The people of a watchlist (a view of biometric records, audited).
 
-    def people(self, gallery: str = DEFAULT_GALLERY) -> list[IdentityRecord]:
-        return self.store.list_identities(self.catalog.get(gallery).gallery_id, limit=10**9)
+        ``where`` filters on metadata keys; keys and values cross the protected-attribute policy,
+        so nobody can list people by ethnicity, nationality or the like.
+        """
+        with self.site.act(
+            principal,
+            AuditAction.BIOMETRIC_VIEW,
+            f"watchlist:{watchlist}",
+            permission=Permission.GALLERY_VIEW,
+            watchlist=watchlist,
+            purpose="list people",
+        ) as act:
+            filters = dict(where or {})
+            for key, value in filters.items():
+                check_field_name(key)
+                if not isinstance(value, str):
+                    raise InvalidInputError("metadata filter values must be text")
+                check_text(value)
+            record = self.site.catalog.get(watchlist)
+            people = self.site.store.list_identities(record.gallery_id, limit=10**9)
+            if filters:
+                people = [
+                    p
+                    for p in people
+                    if all(str(p.metadata.get(k)) == v for k, v in filters.items())
+                ]
+            act.record(details={"people": len(people), "filters": len(filters)})
+            return people
 
-    def person(self, name_or_id: str, gallery: str = DEFAULT_GALLERY) -> IdentityRecord:
-        record = self.catalog.get(gallery)
-        found = self.store.find_identity(record.gallery_id, name_or_id)
+    def person(self, principal: Principal, name_or_id: str, watchlist: str) -> IdentityRecord:
+        """One person of a watchlist, by name or identity id (audited view)."""
+        with self.site.act(
+            principal,
+            AuditAction.BIOMETRIC_VIEW,
+            f"person:{name_or_id}",
+            permission=Permission.GALLERY_VIEW,
+            watchlist=watchlist,
+            purpose="show person",
+        ) as act:
+            ident = self._find_person(name_or_id, watchlist)
+            act.record(target=f"identity:{ident.identity_id}", details={"templates": 0})
+            return ident
+
+    def _find_person(self, name_or_id: str, watchlist: str) -> IdentityRecord:
+        record = self.site.catalog.get(watchlist)
+        found = self.site.store.find_identity(record.gallery_id, name_or_id)
         if found is not None:
             return found
-        ident = self.store.get_identity(name_or_id)
+        try:
+            ident = self.site.store.get_identity(name_or_id)
+        except NotFoundError:
+            raise NotFoundError(
+                f"nobody called {name_or_id!r} in watchlist {watchlist!r}"
+            ) from None
         if ident.gallery_id != record.gallery_id:
-            raise NotFoundError(f"{name_or_id!r} is not in gallery {gallery!r}")
+            raise NotFoundError(f"{name_or_id!r} is not in watchlist {watchlist!r}")
         return ident
 
-    def templates_of(self, identity_id: str) -> list[TemplateRecord]:
-        return self.store.templates(identity_id=identity_id)
+    def templates_of(self, principal: Principal, identity_id: str) -> list[TemplateRecord]:
+        """A person's templates (vectors included): a view of biometric data, audited."""
+        with self.site.act(
+            principal,
+            AuditAction.BIOMETRIC_VIEW,
+            f"identity:{identity_id}",
+            permission=Permission.GALLERY_VIEW,
+            purpose="show templates",
+        ) as act:
+            ident = self.site.store.get_identity(identity_id)
+            templates = self.site.store.templates(identity_id=ident.identity_id)
+            act.record(details={"templates": len(templates)})
+            return templates
 
-    def delete_person(self, name_or_id: str, gallery: str = DEFAULT_GALLERY) -> int:
+    def delete_person(self, principal: Principal, name_or_id: str, watchlist: str) -> int:
         """Remove a person and every template; returns how many templates went."""
-        ident = self.person(name_or_id, gallery)
-        return len(self.catalog.delete_identity(self.catalog.get(gallery), ident.identity_id))
+        with self.site.act(
+            principal,
+            AuditAction.DELETE,
+            f"person:{name_or_id}",
+            permission=Permission.GALLERY_DELETE,
+            watchlist=watchlist,
+            purpose="gallery upkeep",
+        ) as act:
+            ident = self._find_person(name_or_id, watchlist)
+            removed = self.site.catalog.remove_identity(act.conn, ident.identity_id)
+            act.after_commit.append(
+                lambda: self.site.catalog.index_removed(ident.gallery_id, removed)
+            )
+            act.record(target=f"identity:{ident.identity_id}", details={"templates": len(removed)})
+            return len(removed)
 
-    def delete_template(self, template_id: str, gallery: str = DEFAULT_GALLERY) -> None:
-        self.catalog.delete_template(self.catalog.get(gallery), template_id)
+    def delete_template(self, principal: Principal, template_id: str, watchlist: str) -> None:
+        """Remove one template of a person in ``watchlist``."""
+        with self.site.act(
+            principal,
+            AuditAction.DELETE,
+            f"template:{template_id}",
+            permission=Permission.GALLERY_DELETE,
+            watchlist=watchlist,
+            purpose="gallery upkeep",
+        ) as act:
+            record = self.site.catalog.get(watchlist)
+            identity_id = self.site.catalog.remove_template(act.conn, template_id)
+            if self.site.store.get_identity(identity_id).gallery_id != record.gallery_id:
+                raise NotFoundError(f"template {template_id!r} is not in watchlist {watchlist!r}")
+            act.after_commit.append(
+                lambda: self.site.catalog.index_removed(record.gallery_id, [template_id])
+            )
+            act.record(details={"identity": identity_id})

@@ -210,10 +210,23 @@ def test_sql_injection_at_login_is_harmless(conn: sqlite3.Connection, users: Use
     assert conn.execute("SELECT COUNT(*) FROM gov_users").fetchone()[0] == 1
 
 
-@pytest.mark.parametrize("password", ["short", "x" * 1025, None])
+@pytest.mark.parametrize("password", ["short", "x" * 1025, 12345678901234])
 def test_weak_or_oversized_passwords_are_refused(users: UserStore, password: object) -> None:
     with pytest.raises(InvalidInputError):
         users.create_user("ada", password, ["operator"])  # type: ignore[arg-type]
+
+
+def test_token_only_account_cannot_log_in_with_any_password(
+    conn: sqlite3.Connection, users: UserStore
+) -> None:
+    users.create_user("ada", None, ["operator"])
+    for guess in ["", "!token-only", PASSWORD]:
+        with pytest.raises(PermissionDeniedError):
+            users.authenticate("ada", guess)
+    [info] = users.list_users()
+    assert info.username == "ada" and not info.has_password and info.roles == ("operator",)
+    stored = conn.execute("SELECT password_hash FROM gov_users").fetchone()[0]
+    assert not stored.startswith("scrypt$")
 
 
 def test_unknown_role_at_creation_changes_nothing(

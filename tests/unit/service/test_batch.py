@@ -72,18 +72,33 @@ def test_a_worker_killed_midway_is_a_clear_error_not_a_hang(tmp_path: Path) -> N
 
 
 def test_ctrl_c_stops_enrolment_and_leaves_no_worker_behind(tmp_path: Path) -> None:
+    import json
+
     tree = _tree(tmp_path / "ctrlc-tree", 80, 10, size=200)
-    cmd = [
-        sys.executable, "-m", "watchkeeper.cli.main", "--home", str(tmp_path / "home"),
+    home = tmp_path / "home"
+    base = [
+        sys.executable, "-m", "watchkeeper", "--home", str(home),
         "--detector", "mock", "--embedder", "mock", "--threshold", "0.9",
-        "enrol", "--folder", str(tree),
     ]  # fmt: skip
     env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and not (tmp_path / "home" / "watchkeeper.db").exists():
-        time.sleep(0.1)
-    time.sleep(0.3)  # workers are busy now
+
+    def run(*args: str, token: str | None = None) -> str:
+        auth = ["--token", token] if token else []
+        done = subprocess.run([*base, *auth, *args], env=env, capture_output=True, text=True)
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+
+    token = json.loads(run("--json", "init", "--user", "me", "--home-use"))["token"]
+    run(
+        "watchlist", "create", "staff", "--purpose", "Door access",
+        "--legal-basis", "consent", "--days", "30", token=token,
+    )  # fmt: skip
+    enrol = [
+        *base, "--token", token, "enrol", "--folder", str(tree), "--watchlist", "staff",
+        "--basis", "consent", "--source", "test photos",
+    ]  # fmt: skip
+    proc = subprocess.Popen(enrol, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    time.sleep(1.5)  # interpreter start-up, then workers are busy
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, err.decode()

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from watchkeeper.core.errors import InvalidInputError, NotFoundError, StoreError
+from watchkeeper.store.records import WatchlistStatus
 from watchkeeper.store.sqlite import MIGRATIONS, SqliteStore
 
 
@@ -102,21 +103,22 @@ ENROL_FOREVER = textwrap.dedent(
     import sys
     from pathlib import Path
     import numpy as np
-    from tests.builders import mock_settings
-    from watchkeeper.service.engine import Engine
+    from tests.builders import make_staff
 
-    engine = Engine(mock_settings(Path(sys.argv[1])), threshold=0.9)
+    staff = make_staff(Path(sys.argv[1]))
     rng = np.random.default_rng(0)
     for i in range(100000):
         image = rng.integers(0, 255, (64, 64, 3), dtype=np.uint8)
-        engine.enrol(f"person {i % 50}", image)
+        staff.engine.enrol(staff.operator, f"person {i % 50}", image, "staff", "consent", "HR")
         print(i, flush=True)
     """
 )
 
 
 def test_process_killed_during_enrolment_leaves_a_consistent_store(tmp_path: Path) -> None:
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[3])}
+    root = Path(__file__).resolve().parents[3]
+    # This checkout's code, not whatever copy of watchkeeper the interpreter has installed.
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(root / "src"), str(root)])}
     proc = subprocess.Popen(
         [sys.executable, "-c", ENROL_FOREVER, str(tmp_path)],
         stdout=subprocess.PIPE,
@@ -142,3 +144,66 @@ def test_process_killed_during_enrolment_leaves_a_consistent_store(tmp_path: Pat
         # Every enrolment is one transaction: no person without a photo, none half written.
         assert all(p.template_count >= 1 for p in people)
         assert done <= len(templates) <= done + 1
+
+
+def test_a_version_1_gallery_becomes_an_unbound_watchlist(tmp_path: Path) -> None:
+    path = tmp_path / "wk.db"
+    conn = sqlite3.connect(path)
+    conn.isolation_level = None
+    conn.execute("BEGIN")
+    MIGRATIONS[0](conn)
+    conn.execute("PRAGMA user_version = 1")
+    conn.execute(
+        "INSERT INTO galleries VALUES ('g1', 'old', 'mock@1', '2025-01-01T00:00:00+00:00')"
+    )
+    conn.execute("COMMIT")
+    conn.close()
+    with SqliteStore(path) as store:
+        assert store.schema_version() == len(MIGRATIONS) >= 2
+        old = store.get_gallery("old")
+        assert old.status is WatchlistStatus.UNBOUND and old.purpose is None
+        assert store.integrity_problems() == []
+
+
+def test_identity_terms_and_face_crops_round_trip(tmp_path: Path) -> None:
+    with SqliteStore(tmp_path / "wk.db") as store:
+        g = store.create_gallery("g", "c")
+        with store.transaction() as conn:
+            ident = store.insert_identity(
+                conn,
+                g.gallery_id,
+                "Ada",
+                basis="consent",
+                source="badge",
+                enrolled_by="olga",
+                metadata={"case_ref": "7"},
+            )
+            tpl = store.insert_template(conn, ident.identity_id, "c", _vec(1), "a.jpg", b"jpeg")
+        again = store.get_identity(ident.identity_id)
+        assert (again.basis, again.source, again.enrolled_by) == ("consent", "badge", "olga")
+        assert dict(again.metadata) == {"case_ref": "7"}
+        assert tpl is not None and store.template_crop(tpl.template_id) == b"jpeg"
+        assert store.count_crops(ident.identity_id) == 1
+
+
+def test_sealed_blobs_are_bound_to_their_row(tmp_path: Path) -> None:
+    from watchkeeper.store.cipher import SiteCipher
+
+    cipher = SiteCipher(bytes(range(32)))
+    with SqliteStore(tmp_path / "wk.db", cipher=cipher) as store:
+        g = store.create_gallery("g", "c")
+        with store.transaction() as conn:
+            ident = store.insert_identity(conn, g.gallery_id, "Ada")
+            a = store.insert_template(conn, ident.identity_id, "c", _vec(1), "a")
+            b = store.insert_template(conn, ident.identity_id, "c", _vec(2), "b")
+        assert a is not None and b is not None
+        # Swap the sealed vectors of two rows: each fails to open instead of standing in.
+        conn = store.conn
+        blob_a = conn.execute(
+            "SELECT embedding FROM templates WHERE template_id = ?", (a.template_id,)
+        ).fetchone()[0]
+        conn.execute(
+            "UPDATE templates SET embedding = ? WHERE template_id = ?", (blob_a, b.template_id)
+        )
+        with pytest.raises(StoreError, match="does not open"):
+            store.templates()
