@@ -41,25 +41,25 @@ class ReconnectSettings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     initial_delay_s: float = Field(
-        0.5,
+        default=0.5,
         gt=0,
         title="First delay",
         description="Seconds to wait before the first reconnect attempt.",
     )
     multiplier: float = Field(
-        2.0,
+        default=2.0,
         ge=1.0,
         title="Backoff multiplier",
         description="Each failed attempt multiplies the delay by this factor.",
     )
     max_delay_s: float = Field(
-        30.0,
+        default=30.0,
         gt=0,
         title="Longest delay",
         description="The delay never grows beyond this many seconds.",
     )
     max_attempts: int | None = Field(
-        None,
+        default=None,
         ge=1,
         title="Attempts before giving up",
         description=(
@@ -100,18 +100,18 @@ class CameraSettings(BaseModel):
         ),
     )
     kind: SourceKind | None = Field(
-        None,
+        default=None,
         title="Source kind",
         description="How to read the source; empty means guess from the source text.",
     )
     fps_cap: float | None = Field(
-        None,
+        default=None,
         gt=0,
         title="Frame-rate cap",
         description="Analyse at most this many frames per second; extra frames are skipped.",
     )
     detection_interval: int = Field(
-        1,
+        default=1,
         ge=1,
         le=100,
         title="Detection interval",
@@ -121,23 +121,23 @@ class CameraSettings(BaseModel):
         ),
     )
     folder_fps: float | None = Field(
-        None,
+        default=None,
         gt=0,
         title="Image folder frame rate",
         description="For image folders: frames per second the images were taken at, if known.",
     )
     roi_xyxy: tuple[float, float, float, float] | None = Field(
-        None,
+        default=None,
         title="Region of interest (rectangle)",
         description="Only this rectangle (x1, y1, x2, y2 pixels) is analysed.",
     )
     roi_polygon: tuple[PointXY, ...] | None = Field(
-        None,
+        default=None,
         title="Region of interest (polygon)",
         description="Only the inside of this polygon (pixel points) is analysed.",
     )
     privacy_masks: tuple[tuple[PointXY, ...], ...] = Field(
-        (),
+        default=(),
         title="Privacy masks",
         description=(
             "Polygons (pixel points) blanked in every frame before any analysis: nothing "
@@ -145,24 +145,24 @@ class CameraSettings(BaseModel):
         ),
     )
     rtsp_transport: RtspTransport = Field(
-        RtspTransport.TCP,
+        default=RtspTransport.TCP,
         title="RTSP transport",
         description="Lower transport for rtsp:// and rtsps:// sources.",
     )
     open_timeout_s: float = Field(
-        10.0,
+        default=10.0,
         gt=0,
         title="Open timeout",
         description="Seconds to wait for a stream to open before the attempt counts as failed.",
     )
     read_timeout_s: float = Field(
-        5.0,
+        default=5.0,
         gt=0,
         title="Read timeout",
         description="A stream that delivers no data for this many seconds is stalled and reopened.",
     )
     reconnect: ReconnectSettings = Field(
-        ReconnectSettings(),
+        default=ReconnectSettings(),
         title="Reconnect",
         description="Backoff between attempts to reopen a lost stream.",
     )
