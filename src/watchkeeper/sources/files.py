@@ -93,6 +93,7 @@ class VideoFileSource(SourceBase):
         delivered = 0
         decoder = container.decode(stream)
         first_pts_s: float | None = None
+        cut_short = False
         while True:
             try:
                 video_frame = next(decoder)
@@ -107,6 +108,7 @@ class VideoFileSource(SourceBase):
                     index,
                     exc,
                 )
+                cut_short = True
                 break
             index += 1
             if video_frame.time is not None:
@@ -131,7 +133,7 @@ class VideoFileSource(SourceBase):
             raise SourceError(f"no decodable frame in {self.path}")
         # FFmpeg often stops quietly at a cut: compare with the count the header promised.
         promised = int(stream.frames or 0)
-        if promised and index + 1 < promised:
+        if promised and index + 1 < promised and not cut_short:
             log.warning(
                 "video %s ended early: %d of %d frames decoded (file truncated or damaged)",
                 self.path,

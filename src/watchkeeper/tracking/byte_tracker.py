@@ -5,7 +5,9 @@ Hungarian method on a cost of ``1 - IoU`` between Kalman-predicted track boxes a
 (blended with ``1 - cosine similarity`` when both sides carry embeddings):
 
 1. confident detections (score >= ``high_score``) against confirmed tracks, including tracks
-   lost a few frames ago, so a face that reappears keeps its id;
+   lost a few frames ago, so a face that reappears keeps its id; when ``reid_similarity`` is
+   set, confident detections still unmatched may then rejoin a confirmed track on appearance
+   alone (a face that jumped, or came back somewhere else, after a cut or an occlusion);
 2. weak detections (``low_score`` <= score < ``high_score``) against the confirmed tracks still
    unmatched: blurred or half-hidden faces extend a track but never start one;
 3. remaining confident detections against tentative tracks.
@@ -78,6 +80,9 @@ class BoxTrackerSettings:
     """Cosine similarity below which a detection may not join a track whatever the overlap."""
     embedding_momentum: float = 0.9
     """How much of a track's running embedding is kept at each update (exponential average)."""
+    reid_similarity: float | None = None
+    """Cosine similarity at which a confident detection rejoins a confirmed track whatever the
+    overlap (needs embeddings; None turns re-identification off)."""
 
     def __post_init__(self) -> None:
         if self.low_score > self.high_score:
@@ -94,6 +99,8 @@ class BoxTrackerSettings:
             raise InvalidInputError("appearance_weight must be in [0, 1]")
         if not 0.0 <= self.embedding_momentum < 1.0:
             raise InvalidInputError("embedding_momentum must be in [0, 1)")
+        if self.reid_similarity is not None and not -1.0 <= self.reid_similarity <= 1.0:
+            raise InvalidInputError("reid_similarity must be a cosine similarity in [-1, 1]")
 
 
 @dataclass(slots=True)
@@ -255,6 +262,11 @@ class BoxTracker:
             confirmed, high, boxes, classes, emb, s.match_iou
         )
         owner.update(pairs)
+        if s.reid_similarity is not None and emb is not None:
+            pairs, free_tracks, free_high = self._reidentify(
+                free_tracks, free_high, classes, emb, s.reid_similarity
+            )
+            owner.update(pairs)
         # Stage 2: weak detections may only extend tracks that were live a moment ago; a
         # lost track is reclaimed by confident detections alone.
         recent = [t for t in free_tracks if t.state is TrackState.TRACKED]
@@ -357,6 +369,36 @@ class BoxTracker:
                 matched[int(rows[di])] = tracks[ti]
                 used_tracks.add(int(ti))
         free_tracks = [t for i, t in enumerate(tracks) if i not in used_tracks]
+        free_rows = np.array([r for r in rows if int(r) not in matched], np.int64)
+        return matched, free_tracks, free_rows
+
+    def _reidentify(
+        self,
+        tracks: list[_Track],
+        rows: IntArray,
+        classes: IntArray,
+        emb: npt.NDArray[np.float32],
+        min_similarity: float,
+    ) -> tuple[dict[int, _Track], list[_Track], IntArray]:
+        """Appearance-only matching for what overlap could not link."""
+        candidates = [t for t in tracks if t.embedding is not None]
+        if not candidates or rows.size == 0:
+            return {}, list(tracks), rows
+        bank = np.stack([t.embedding for t in candidates if t.embedding is not None])
+        similarity = bank.astype(np.float64) @ emb[rows].T.astype(np.float64)
+        feasible = similarity >= min_similarity
+        track_classes = np.array([t.class_id for t in candidates])
+        feasible &= track_classes[:, None] == classes[rows][None, :]
+        cost = np.where(feasible, 1.0 - similarity, _INFEASIBLE)
+        from scipy.optimize import linear_sum_assignment
+
+        track_idx, det_idx = linear_sum_assignment(cost)
+        matched: dict[int, _Track] = {}
+        for ti, di in zip(track_idx, det_idx, strict=True):
+            if feasible[ti, di]:
+                matched[int(rows[di])] = candidates[ti]
+        used = {id(t) for t in matched.values()}
+        free_tracks = [t for t in tracks if id(t) not in used]
         free_rows = np.array([r for r in rows if int(r) not in matched], np.int64)
         return matched, free_tracks, free_rows
 
