@@ -38,4 +38,3 @@ def open_source(settings: CameraSettings) -> VideoSource:
             fps_cap=settings.fps_cap,
         )
     return VideoFileSource(settings.source, source_id=settings.camera_id, fps_cap=settings.fps_cap)
-

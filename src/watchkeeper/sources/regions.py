@@ -90,7 +90,9 @@ def roi_bounds_xyxy(
     elif roi_polygon is not None:
         pts = np.asarray(roi_polygon, dtype=np.float64)
         x1, y1 = pts.min(axis=0)
-        x2, y2 = pts.max(axis=0)
+        # Polygon points name pixels, which the filled polygon includes: the bounds end one
+        # pixel past the largest vertex (xyxy bounds are exclusive at x2, y2).
+        x2, y2 = np.round(pts.max(axis=0)) + 1
     else:
         return 0, 0, width, height
     left = int(np.clip(np.floor(x1), 0, width))

@@ -17,7 +17,7 @@ def write_clip(
     size_wh: tuple[int, int] = (64, 48),
     fps: int = 10,
 ) -> Path:
-    """A clip whose frame ``i`` has red channel ``10 * i`` modulo 256 (so frames can be told apart)."""
+    """A clip whose frame ``i`` has red channel ``10 * i % 256``, so frames can be told apart."""
     import av
 
     with av.open(str(path), "w") as container:

@@ -7,7 +7,8 @@ import pytest
 
 from watchkeeper.core import Faces
 from watchkeeper.core.errors import InvalidInputError
-from watchkeeper.tracking import UNTRACKED, BoxTracker, BoxTrackerSettings
+from watchkeeper.tracking.base import UNTRACKED
+from watchkeeper.tracking.byte_tracker import BoxTracker, BoxTrackerSettings
 
 
 def make_faces(

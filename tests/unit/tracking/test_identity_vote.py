@@ -8,7 +8,7 @@ import pytest
 from watchkeeper.core import Candidate, Decision, Faces, Match
 from watchkeeper.core.errors import InvalidInputError
 from watchkeeper.core.faces import QualityIssue
-from watchkeeper.tracking import IdentityVote, IdentityVoteSettings
+from watchkeeper.tracking.identity import IdentityVote, IdentityVoteSettings
 
 
 def match(identity: str | None, similarity: float) -> Match:
