@@ -383,7 +383,13 @@ def run_tracking_bench(
     results: list[SequenceResult] = []
     tracker = BoxTracker(tracker_settings)
     for sequence in loaded:
-        tracked = track_sequence(sequence, detector, tracker, detection_interval=detection_interval)
+        tracked = track_sequence(
+            sequence,
+            detector,
+            tracker,
+            detection_interval=detection_interval,
+            appearance=appearance,
+        )
         result = score_sequence(sequence, tracked, box_transform)
         log.info(
             "%s: coverage %.3f raw / %.3f calibrated, %d id switches, %.1f fps",
