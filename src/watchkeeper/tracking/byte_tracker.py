@@ -170,6 +170,7 @@ class BoxTracker:
     # ------------------------------------------------------------------ public API
 
     def reset(self) -> None:
+        """Drop every track; ids keep counting, so an id is never given twice by one tracker."""
         self._tracks = []
         self._last_index = None
         self.ended_track_ids = ()

@@ -137,3 +137,23 @@ def test_box_transform_rescales_about_the_centre() -> None:
     np.testing.assert_allclose(out, [[-4, -1, 16, 9]])
     # A detector with boxes half the label size gets IoU 0.25 raw; the transform fixes it.
     assert BoxTransform(scale_w=2, scale_h=2).apply([[4, 4, 6, 6]]).tolist() == [[3, 3, 7, 7]]
+
+
+def test_appearance_model_runs_on_detection_frames_only(tmp_path: Path) -> None:
+    calls: list[int] = []
+
+    class CountingAppearance:
+        def describe(self, image: Image, faces: Faces) -> Faces:
+            calls.append(len(faces))
+            return faces.with_columns(embedding=np.ones((len(faces), 4), np.float32))
+
+    result = run_tracking_bench(
+        make_ytf(tmp_path),
+        detector=LabelDetector(),
+        detection_interval=2,
+        tracker_settings=BoxTrackerSettings(min_hits=1, reid_similarity=0.9),
+        box_transform=IDENTITY_TRANSFORM,
+        appearance=CountingAppearance(),
+    )
+    assert calls == [1, 1, 1]
+    assert result.sequences[0].coverage_raw == 1.0
