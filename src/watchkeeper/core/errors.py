@@ -77,3 +77,9 @@ class ConfigError(WatchkeeperError):
     """A setting is missing or invalid."""
 
     exit_code = 12
+
+
+class SourceError(WatchkeeperError):
+    """A camera, stream, video file or image folder cannot be opened or yields nothing usable."""
+
+    exit_code = 13
