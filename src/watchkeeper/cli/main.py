@@ -444,7 +444,7 @@ def gallery_delete(
 
 def main() -> None:
     """Entry point of the console script."""
-    from watchkeeper.cli import bench, bench_count  # noqa: F401  (registers the bench commands)
+    from watchkeeper.cli import bench, bench_count, bench_video  # noqa: F401  (registers commands)
 
     app()
 
