@@ -8,6 +8,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from watchkeeper.config.api import ApiSettings
 from watchkeeper.config.paths import default_home
 
 
@@ -126,6 +127,7 @@ class Settings(_Section):
     recognition: RecognitionSettings = Field(
         default_factory=RecognitionSettings, title="Recognition"
     )
+    api: ApiSettings = Field(default_factory=ApiSettings, title="HTTP service")
     workers: int = Field(
         0,
         ge=0,
