@@ -12,7 +12,6 @@ from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from watchkeeper.api.errors import problem_response
-
 from watchkeeper.api.metrics import Metrics
 
 access_log = logging.getLogger("watchkeeper.api.access")

@@ -348,8 +348,10 @@ def gallery_delete(
 
 def main() -> None:
     """Entry point of the console script."""
-    from watchkeeper.cli import bench  # noqa: F401  (registers the bench commands)
-    from watchkeeper.cli import serve  # noqa: F401  (registers the serve command)
+    from watchkeeper.cli import (
+        bench,  # noqa: F401  (registers the bench commands)
+        serve,  # noqa: F401  (registers the serve command)
+    )
 
     app()
 
