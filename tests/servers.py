@@ -14,13 +14,18 @@ from fastapi import FastAPI
 
 
 @contextmanager
-def live_server(app: FastAPI, startup_timeout_s: float = 20.0) -> Iterator[str]:
-    """Serve ``app`` on a free loopback port; yields its base URL and stops it gracefully."""
+def live_server(
+    app: FastAPI, lifespan: str = "off", startup_timeout_s: float = 20.0
+) -> Iterator[str]:
+    """Serve ``app`` on a free loopback port; yields its base URL and stops it gracefully.
+
+    ``lifespan="off"`` (the default) serves an app that a ``TestClient`` has already started.
+    """
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
-    config = uvicorn.Config(app, log_config=None, access_log=False, lifespan="on")
+    config = uvicorn.Config(app, log_config=None, access_log=False, lifespan=lifespan)
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()

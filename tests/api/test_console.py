@@ -109,3 +109,14 @@ def test_sign_out_revokes_the_session(service: Service) -> None:
 def test_user_text_is_escaped(service: Service) -> None:
     response = service.client.get('/signin?next=/"><script>alert(1)</script>')
     assert "<script>alert(1)</script>" not in response.text
+
+
+def test_an_oversized_upload_on_a_page_gets_a_readable_page(service: Service) -> None:
+    sign_in(service, "olive")
+    limit = service.settings.api.max_body_bytes
+    response = service.client.post(
+        "/detect", files={"file": ("big.jpg", b"\xff" * limit, "image/jpeg")}, headers=HTML
+    )
+    assert response.status_code == 413
+    assert response.headers["content-type"].startswith("text/html")
+    assert f"{limit:,}-byte limit" in response.text

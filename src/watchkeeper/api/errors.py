@@ -108,6 +108,16 @@ def is_compreface(request: Request) -> bool:
     return request.url.path.startswith(COMPREFACE_PREFIX)
 
 
+def wants_html(request: Request) -> bool:
+    """A browser asking for a console page (not an API client)."""
+    path = request.url.path
+    return (
+        not path.startswith("/api/")
+        and path not in {"/healthz", "/metrics"}
+        and "text/html" in request.headers.get("accept", "")
+    )
+
+
 def problem_response(
     request: Request,
     status: int,
@@ -118,7 +128,13 @@ def problem_response(
     headers: dict[str, str] | None = None,
     extra: dict[str, object] | None = None,
 ) -> Response:
-    """A problem document for ``request``, shaped for CompreFace clients under ``/api/v1``."""
+    """A problem document for ``request``, shaped for CompreFace clients under ``/api/v1``; a
+    readable page (or the way to sign in) for a browser on a console page."""
+    if wants_html(request):
+        html_renderer = getattr(request.app.state, "render_problem_html", None)
+        if html_renderer is not None:
+            rendered: Response = html_renderer(request, status, title, detail)
+            return rendered
     body: dict[str, object] = {
         "type": problem_type(slug),
         "title": title,
@@ -135,25 +151,10 @@ def problem_response(
     return JSONResponse(body, status_code=status, headers=headers, media_type=PROBLEM_JSON)
 
 
-def wants_html(request: Request) -> bool:
-    """A browser asking for a console page (not an API client)."""
-    path = request.url.path
-    return (
-        not path.startswith("/api/")
-        and path not in {"/healthz", "/metrics"}
-        and "text/html" in request.headers.get("accept", "")
-    )
-
-
 async def _watchkeeper_error(request: Request, exc: Exception) -> Response:
     if not isinstance(exc, WatchkeeperError):  # pragma: no cover - registered for this type only
         raise exc
     kind = kind_of(exc)
-    if wants_html(request):
-        html_renderer = getattr(request.app.state, "render_problem_html", None)
-        if html_renderer is not None:
-            rendered: Response = html_renderer(request, kind.status, kind.title, str(exc))
-            return rendered
     headers: dict[str, str] = {}
     if isinstance(exc, AuthenticationError):
         headers["WWW-Authenticate"] = "Bearer"
