@@ -17,7 +17,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 def test_sign_in_and_detect_faces_in_an_upload(
     served: tuple[Service, str], page: Any, tmp_path: Path
 ) -> None:
-    service, base_url = served
+    _, base_url = served
     photo = save_png(pattern_image(11, size=480), tmp_path / "group-photo.png")
 
     page.goto(f"{base_url}/")
