@@ -61,14 +61,14 @@ class Service:
         return self.headers(username)["Authorization"].removeprefix("Bearer ")
 
 
-def service_settings(home: Path, **api: object) -> Settings:
-    base = mock_settings(home)
+def service_settings(home: Path, real_models: bool = False, **api: object) -> Settings:
+    base = Settings(home=home) if real_models else mock_settings(home)
     limits: dict[str, object] = {"max_body_bytes": 256 * 1024, "max_image_pixels": 1_000_000}
     return base.model_copy(update={"api": ApiSettings(**{**limits, **api})})
 
 
-def build_service(home: Path, **api: object) -> Iterator[Service]:
-    settings = service_settings(home, **api)
+def build_service(home: Path, real_models: bool = False, **api: object) -> Iterator[Service]:
+    settings = service_settings(home, real_models, **api)
     clock = Clock()
     accounts = Accounts(home / DB_FILE, FAST_SCRYPT, clock=lambda: clock.wall)
     announced: list[InitialCredential] = []

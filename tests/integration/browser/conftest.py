@@ -44,6 +44,15 @@ def served(tmp_path: Path) -> Iterator[tuple[Service, str]]:
 
 
 @pytest.fixture
+def served_real(tmp_path: Path) -> Iterator[tuple[Service, str]]:
+    """The service on the real dlib/ONNX models."""
+    limits = {"max_body_bytes": 8 * 1024 * 1024, "max_image_pixels": 25_000_000}
+    for service in build_service(tmp_path, real_models=True, **limits):
+        with live_server(service.app) as base_url:
+            yield service, base_url
+
+
+@pytest.fixture
 def page(chromium_path: str) -> Iterator[object]:
     sync_api = pytest.importorskip("playwright.sync_api")
     ARTIFACTS.mkdir(parents=True, exist_ok=True)

@@ -48,3 +48,23 @@ def test_sign_in_and_detect_faces_in_an_upload(
     page.wait_for_url(f"{base_url}/signin")
     page.goto(f"{base_url}/detect")
     assert "/signin" in page.url
+
+
+@pytest.mark.models
+@pytest.mark.data
+def test_detect_draws_real_faces(
+    served_real: tuple[Service, str], page: Any, data_dir: Path
+) -> None:
+    _, base_url = served_real
+    page.goto(f"{base_url}/signin")
+    page.fill("input[name=username]", "ivan")
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{base_url}/")
+    page.goto(f"{base_url}/detect")
+    page.set_input_files("input[type=file]", str(data_dir / "examples/examples/two_people.jpg"))
+    page.click("button:has-text('Detect')")
+    page.wait_for_selector("figure.overlay svg rect")
+    assert page.locator("figure.overlay svg rect").count() == 2
+    assert page.locator(".summary").inner_text().startswith("2 faces found")
+    page.screenshot(path=str(ARTIFACTS / "04-detect-real-faces.png"), full_page=True)
