@@ -144,7 +144,7 @@ def dashboard(request: Request, principal: Annotated[Principal, signed_in()]) ->
         services = services_of(request)
         galleries = [
             {"name": g.name, "created": g.created_at.strftime("%Y-%m-%d %H:%M UTC")}
-            for g in services.engine.galleries()
+            for g in services.gate.run("galleries", services.engine.galleries)
         ]
     return page(
         "dashboard.html",
