@@ -7,6 +7,7 @@ cd "$(dirname "$0")/.."
 
 APT_PACKAGES=(
   ffmpeg            # test clips and video decoding checks
+  chromium          # the browser tests drive it through Playwright (never a downloaded browser)
 )
 
 need_apt=()

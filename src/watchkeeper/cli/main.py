@@ -444,7 +444,12 @@ def gallery_delete(
 
 def main() -> None:
     """Entry point of the console script."""
-    from watchkeeper.cli import bench, bench_count, bench_video  # noqa: F401  (registers commands)
+    from watchkeeper.cli import (  # noqa: F401  (each registers its commands)
+        bench,
+        bench_count,
+        bench_video,
+        serve,
+    )
 
     app()
 

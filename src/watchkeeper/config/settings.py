@@ -8,6 +8,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from watchkeeper.config.api import ApiSettings
 from watchkeeper.config.governance import GovernanceSettings
 from watchkeeper.config.paths import default_home
 
@@ -128,6 +129,7 @@ class Settings(_Section):
         default_factory=RecognitionSettings, title="Recognition"
     )
     governance: GovernanceSettings = Field(default_factory=GovernanceSettings, title="Governance")
+    api: ApiSettings = Field(default_factory=ApiSettings, title="HTTP service")
     workers: int = Field(
         0,
         ge=0,

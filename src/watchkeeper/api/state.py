@@ -1,0 +1,77 @@
+"""What a running service holds, and its ordered start-up and shutdown."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+
+from fastapi import FastAPI, Request
+
+from watchkeeper.api.accounts import Accounts, InitialCredential
+from watchkeeper.api.metrics import EngineGate, Metrics
+from watchkeeper.api.ratelimit import TokenBuckets
+from watchkeeper.config.settings import Settings
+from watchkeeper.core.errors import StoreError
+from watchkeeper.service.engine import Engine
+
+log = logging.getLogger(__name__)
+
+Announce = Callable[[InitialCredential], None]
+
+
+@dataclass
+class Services:
+    """The runtime objects behind every route (created by ``create_app``, started by lifespan)."""
+
+    settings: Settings
+    engine: Engine
+    accounts: Accounts
+    metrics: Metrics
+    gate: EngineGate
+    login_limiter: TokenBuckets
+    announce: Announce
+    ready: bool = False
+    started_monotonic_s: float = field(default_factory=time.monotonic)
+
+    def startup(self) -> None:
+        """Open the user store, create the first admin if needed, then load the engine.
+
+        Models and the gallery load here rather than on the first request, so a missing model
+        file stops the service at start with a clear error instead of failing a user's request.
+        """
+        self.accounts.open()
+        credential = self.accounts.bootstrap_admin()
+        if credential is not None:
+            self.announce(credential)
+        _ = self.engine.store
+        _ = self.engine.analyzer
+        self.started_monotonic_s = time.monotonic()
+        self.ready = True
+        log.info("service ready", extra={"home": str(self.settings.home)})
+
+    def shutdown(self) -> None:
+        """Stop answering, then close the engine and the user store, in reverse start order."""
+        self.ready = False
+        self.engine.close()
+        self.accounts.close()
+        log.info("service stopped")
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    services: Services = app.state.services
+    services.startup()
+    try:
+        yield
+    finally:
+        services.shutdown()
+
+
+def services_of(request: Request) -> Services:
+    services = getattr(request.app.state, "services", None)
+    if not isinstance(services, Services):
+        raise StoreError("the service is not initialised")
+    return services
