@@ -66,7 +66,9 @@ def mock_settings(home: Path) -> Settings:
         home=home,
         detection=DetectionSettings(kind=DetectorKind.MOCK),
         quality=QualitySettings(min_face_px=8, min_sharpness=0.0),
-        recognition=RecognitionSettings(embedder=EmbedderKind.MOCK, mirror_augment=False),
+        recognition=RecognitionSettings(
+            embedder=EmbedderKind.MOCK, mirror_augment=False, shift_augment_px=0
+        ),
         workers=1,
     )
 

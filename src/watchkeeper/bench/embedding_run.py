@@ -34,6 +34,8 @@ class SubjectEmbedding:
     rejected: tuple[str, ...]
     faces_embedded: int
     latency_ms: float
+    centre_offset_px: float = 0.0
+    """How far the subject box's centre lies from the image centre."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,18 +65,25 @@ class EmbeddingRun:
         return sum(1 for s in self.subjects.values() if s.found_by == found_by)
 
 
-def central_row(xyxy: npt.NDArray[np.float32], resolution_wh: tuple[int, int]) -> int:
-    """Index of the box whose centre is nearest the image centre."""
+def centre_offsets(
+    xyxy: npt.NDArray[np.float32], resolution_wh: tuple[int, int]
+) -> npt.NDArray[np.float64]:
+    """Distance of each box centre from the image centre, in pixels."""
     w, h = resolution_wh
     centres = (xyxy[:, :2] + xyxy[:, 2:]) / 2
-    return int(np.argmin(np.hypot(centres[:, 0] - w / 2, centres[:, 1] - h / 2)))
+    return np.asarray(np.hypot(centres[:, 0] - w / 2, centres[:, 1] - h / 2), dtype=np.float64)
+
+
+def central_row(xyxy: npt.NDArray[np.float32], resolution_wh: tuple[int, int]) -> int:
+    """Index of the box whose centre is nearest the image centre."""
+    return int(np.argmin(centre_offsets(xyxy, resolution_wh)))
 
 
 def _subject(path: str, faces: Faces | None, found_by: str, ms: float) -> SubjectEmbedding:
     if faces is None or len(faces) == 0 or faces.embedding is None:
         return SubjectEmbedding(path, None, "none", (), 0, ms)
-    wh = faces.meta.resolution_wh or (0, 0)
-    row = central_row(faces.xyxy, wh)
+    offsets = centre_offsets(faces.xyxy, faces.meta.resolution_wh or (0, 0))
+    row = int(np.argmin(offsets))
     return SubjectEmbedding(
         path,
         faces.embedding[row].copy(),
@@ -82,6 +91,7 @@ def _subject(path: str, faces: Faces | None, found_by: str, ms: float) -> Subjec
         tuple(r.value for r in faces.rejected[row]),
         len(faces),
         ms,
+        float(offsets[row]),
     )
 
 

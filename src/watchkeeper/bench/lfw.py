@@ -66,6 +66,36 @@ def pair_scores(
     return scores, valid
 
 
+def fold_thresholds(
+    pairs: list[LfwPair], scores: npt.NDArray[np.float64], valid: npt.NDArray[np.bool_]
+) -> dict[int, float]:
+    """Per fold, the best-accuracy threshold chosen on the other folds' scorable pairs."""
+    folds = np.array([p.fold for p in pairs])
+    same = np.array([p.same for p in pairs])
+    out = {}
+    for fold in sorted(set(folds.tolist())):
+        train = (folds != fold) & valid
+        if not train.any():  # a single-fold run: tune on the fold itself (stated by the caller)
+            train = (folds == fold) & valid
+        out[fold] = best_accuracy_threshold(scores[train], same[train])
+    return out
+
+
+def wrong_pairs(
+    pairs: list[LfwPair], scores: npt.NDArray[np.float64], valid: npt.NDArray[np.bool_]
+) -> list[tuple[LfwPair, float | None, float]]:
+    """Every pair the protocol gets wrong: (pair, score or None if unscorable, threshold)."""
+    thresholds = fold_thresholds(pairs, scores, valid)
+    out: list[tuple[LfwPair, float | None, float]] = []
+    for i, p in enumerate(pairs):
+        t = thresholds[p.fold]
+        if not valid[i]:
+            out.append((p, None, t))
+        elif (scores[i] >= t) != p.same:
+            out.append((p, float(scores[i]), t))
+    return out
+
+
 def ten_fold_accuracy(
     pairs: list[LfwPair], scores: npt.NDArray[np.float64], valid: npt.NDArray[np.bool_]
 ) -> tuple[float, ...]:
@@ -73,12 +103,8 @@ def ten_fold_accuracy(
     folds = np.array([p.fold for p in pairs])
     same = np.array([p.same for p in pairs])
     out = []
-    for fold in sorted(set(folds.tolist())):
+    for fold, threshold in fold_thresholds(pairs, scores, valid).items():
         test = folds == fold
-        train = ~test & valid
-        if not train.any():  # a single-fold run: tune on the fold itself (stated by the caller)
-            train = test & valid
-        threshold = best_accuracy_threshold(scores[train], same[train])
         predicted = scores >= threshold
         correct = (predicted == same) & valid & test
         out.append(float(correct.sum() / test.sum()))

@@ -12,7 +12,9 @@ from typing import Annotated
 import numpy as np
 import typer
 
+from watchkeeper.bench.embedding_run import EmbeddingRun
 from watchkeeper.bench.lfw import VerificationReport
+from watchkeeper.bench.lfw_data import LfwPair
 from watchkeeper.cli.main import app, bench_app, state
 from watchkeeper.cli.output import emit_json, fail, out_console, progress
 from watchkeeper.config.paths import evaluation_data_dir
@@ -53,6 +55,9 @@ def bench_lfw(
         int | None, typer.Option(help="Use only this many pairs of each fold (quick runs).")
     ] = None,
     peer: Annotated[bool, typer.Option(help="Also run the face_recognition peer.")] = True,
+    errors: Annotated[
+        Path | None, typer.Option(help="Write Watchkeeper's wrongly answered pairs to this TSV.")
+    ] = None,
 ) -> None:
     """LFW View 2, 10-fold protocol: accuracy, TAR at FAR 1e-3 and speed, beside the peer."""
     from watchkeeper.bench.embedding_run import (
@@ -80,6 +85,8 @@ def bench_lfw(
     except WatchkeeperError as exc:
         fail(str(exc), exc.exit_code)
     reports = [verification_report(pairs, ours, higher_is_closer=True)]
+    if errors is not None:
+        _write_errors(errors, pairs, ours)
     if peer:
         if not peer_available():
             fail("the peer package face_recognition is not installed; run scripts/setup.sh", 2)
@@ -90,6 +97,24 @@ def bench_lfw(
         emit_json([{**asdict(r), "mean_accuracy": r.mean_accuracy} for r in reports])
         return
     _print_verification(reports)
+
+
+def _write_errors(path: Path, pairs: list[LfwPair], run: EmbeddingRun) -> None:
+    from watchkeeper.bench.lfw import pair_scores, wrong_pairs
+
+    scores, valid = pair_scores(pairs, run, higher_is_closer=True)
+    lines = [
+        "fold\tsame\tscore\tthreshold\timage_a\tfound_a\tfaces_a\toffset_a\timage_b\tfound_b\tfaces_b\toffset_b"
+    ]
+    for pair, score, threshold in wrong_pairs(pairs, scores, valid):
+        a, b = run.subjects[str(pair.image_a)], run.subjects[str(pair.image_b)]
+        lines.append(
+            f"{pair.fold}\t{pair.same}\t{'' if score is None else f'{score:.4f}'}\t"
+            f"{threshold:.4f}\t{pair.image_a}\t{a.found_by}\t{a.faces_embedded}\t"
+            f"{a.centre_offset_px:.0f}\t{pair.image_b}\t{b.found_by}\t{b.faces_embedded}\t"
+            f"{b.centre_offset_px:.0f}"
+        )
+    path.write_text("\n".join(lines) + "\n")
 
 
 def _print_verification(reports: list[VerificationReport]) -> None:

@@ -7,6 +7,11 @@ from watchkeeper.models.registry import make_aligner, make_detector, make_embedd
 from watchkeeper.pipeline.analyzer import FaceAnalyzer
 
 
+def shifts_of(shift_px: int) -> tuple[tuple[int, int], ...]:
+    """The chip shifts for the configured amount: one step down-right and one up-left."""
+    return ((shift_px, shift_px), (-shift_px, -shift_px)) if shift_px else ()
+
+
 def build_analyzer(settings: Settings, embed_rejected: bool = False) -> FaceAnalyzer:
     """The configured detector, aligner and embedder; nothing loads until first use."""
     det = settings.detection
@@ -26,4 +31,5 @@ def build_analyzer(settings: Settings, embed_rejected: bool = False) -> FaceAnal
         first_pass_detector=first_pass,
         mirror_augment=settings.recognition.mirror_augment,
         embed_rejected=embed_rejected,
+        chip_shifts_px=shifts_of(settings.recognition.shift_augment_px),
     )

@@ -98,7 +98,16 @@ def test_ctrl_c_stops_enrolment_and_leaves_no_worker_behind(tmp_path: Path) -> N
         "--basis", "consent", "--source", "test photos",
     ]  # fmt: skip
     proc = subprocess.Popen(enrol, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    time.sleep(1.5)  # interpreter start-up, then workers are busy
+    # Interrupt only once enrolment is really under way: the first template is committed.
+    import sqlite3
+
+    deadline = time.monotonic() + 60
+    stored = 0
+    while stored == 0 and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.05)
+        with sqlite3.connect(home / "watchkeeper.db", timeout=5) as db:
+            stored = db.execute("SELECT COUNT(*) FROM templates").fetchone()[0]
+    assert stored > 0 and proc.poll() is None, "enrolment never got going"
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, err.decode()
