@@ -30,22 +30,19 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from watchkeeper.core import EmbeddingContract
 from watchkeeper.core.errors import InvalidInputError, ModelFileError
-from watchkeeper.models.base import ChipBatch, ModelManifest, l2_normalise
+from watchkeeper.models.base import ChipBatch, l2_normalise
 from watchkeeper.models.dlib_weights import (
     EMBEDDING_DIM,
     INPUT_SIZE_PX,
     RESNET_LAYERS,
-    WEIGHTS_FILE,
     DlibResnetWeights,
     LayerKind,
+    ResnetWeightsFile,
     check_chips,
-    dlib_resnet_contract,
     parse_dlib_resnet,
     pooled_size,
 )
-from watchkeeper.models.weights import face_models_file, file_sha256
 
 log = logging.getLogger(__name__)
 
@@ -210,13 +207,15 @@ def _write_atomically(path: Path, payload: bytes) -> None:
         raise
 
 
-class OnnxResnetEmbedder:
+class OnnxResnetEmbedder(ResnetWeightsFile):
     """dlib's ResNet embedder (128-d, contract ``dlib-resnet-v1``) run by ONNX Runtime.
 
     ``intra_op_num_threads`` is set explicitly because ONNX Runtime otherwise takes every core;
     on small machines one thread per worker beside the detector is the faster arrangement.
     ``expected_sha256`` pins the weights: any other file is refused.
     """
+
+    MANIFEST_KIND = "dlib_resnet_onnx"
 
     def __init__(
         self,
@@ -240,34 +239,6 @@ class OnnxResnetEmbedder:
         self._weights_sha256: str | None = None
         self._model_path: Path | None = None
         self._lock = threading.Lock()
-
-    def _path(self) -> Path:
-        return (
-            self.weights_path if self.weights_path is not None else face_models_file(WEIGHTS_FILE)
-        )
-
-    def _digest(self) -> str:
-        if self._weights_sha256 is not None:
-            return self._weights_sha256
-        path = self._path()
-        try:
-            return file_sha256(path)
-        except OSError as exc:
-            raise ModelFileError(f"cannot read the face-recognition weights {path}: {exc}") from exc
-
-    @property
-    def contract(self) -> EmbeddingContract:
-        return dlib_resnet_contract(self._digest())
-
-    @property
-    def manifest(self) -> ModelManifest:
-        return ModelManifest(
-            kind="dlib_resnet_onnx",
-            input_size=(INPUT_SIZE_PX, INPUT_SIZE_PX),
-            colour_order="RGB",
-            weights_file=self._path().name,
-            weights_sha256=self._digest(),
-        )
 
     @property
     def model_path(self) -> Path | None:

@@ -16,56 +16,29 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from watchkeeper.core import EmbeddingContract
 from watchkeeper.core.errors import ModelFileError
-from watchkeeper.models.base import ChipBatch, ModelManifest, l2_normalise
+from watchkeeper.models.base import ChipBatch, l2_normalise
 from watchkeeper.models.dlib_weights import (
     EMBEDDING_DIM,
-    INPUT_SIZE_PX,
-    WEIGHTS_FILE,
+    ResnetWeightsFile,
     check_chips,
-    dlib_resnet_contract,
 )
-from watchkeeper.models.weights import face_models_file, file_sha256
 
 
-class DlibResnetEmbedder:
+class DlibResnetEmbedder(ResnetWeightsFile):
     """dlib's ``face_recognition_model_v1`` over chips cut by ``dlib.get_face_chip``.
 
     >>> DlibResnetEmbedder().embed(chips).shape  # doctest: +SKIP
     (n, 128)
     """
 
+    MANIFEST_KIND = "dlib_resnet"
+
     def __init__(self, *, weights_path: Path | None = None) -> None:
         self.weights_path = weights_path
+        self._weights_sha256 = None
         self._model: Any = None
         self._lock = threading.Lock()
-
-    def _path(self) -> Path:
-        if self.weights_path is not None:
-            return self.weights_path
-        return face_models_file(WEIGHTS_FILE)
-
-    def _digest(self) -> str:
-        path = self._path()
-        try:
-            return file_sha256(path)
-        except OSError as exc:
-            raise ModelFileError(f"cannot read the face-recognition weights {path}: {exc}") from exc
-
-    @property
-    def contract(self) -> EmbeddingContract:
-        return dlib_resnet_contract(self._digest())
-
-    @property
-    def manifest(self) -> ModelManifest:
-        return ModelManifest(
-            kind="dlib_resnet",
-            input_size=(INPUT_SIZE_PX, INPUT_SIZE_PX),
-            colour_order="RGB",
-            weights_file=self._path().name,
-            weights_sha256=self._digest(),
-        )
 
     def startup(self) -> None:
         """Load the network into dlib."""

@@ -25,6 +25,8 @@ import numpy.typing as npt
 
 from watchkeeper.core import EmbeddingContract
 from watchkeeper.core.errors import InvalidInputError, ModelFileError
+from watchkeeper.models.base import ModelManifest
+from watchkeeper.models.weights import face_models_file, file_sha256
 
 FloatArray = npt.NDArray[np.float32]
 
@@ -566,3 +568,43 @@ def check_chips(chips: object) -> npt.NDArray[np.uint8]:
             f"got {chips.shape}"
         )
     return np.ascontiguousarray(chips)
+
+
+class ResnetWeightsFile:
+    """What both ResNet embedders share: the weight file, its digest, contract and manifest.
+
+    Subclasses set ``weights_path`` (None means the packaged file), ``_weights_sha256`` (a
+    digest already checked, or None) and ``MANIFEST_KIND``.
+    """
+
+    MANIFEST_KIND = ""
+    weights_path: Path | None
+    _weights_sha256: str | None
+
+    def _path(self) -> Path:
+        return (
+            self.weights_path if self.weights_path is not None else face_models_file(WEIGHTS_FILE)
+        )
+
+    def _digest(self) -> str:
+        if self._weights_sha256 is not None:
+            return self._weights_sha256
+        path = self._path()
+        try:
+            return file_sha256(path)
+        except OSError as exc:
+            raise ModelFileError(f"cannot read the face-recognition weights {path}: {exc}") from exc
+
+    @property
+    def contract(self) -> EmbeddingContract:
+        return dlib_resnet_contract(self._digest())
+
+    @property
+    def manifest(self) -> ModelManifest:
+        return ModelManifest(
+            kind=self.MANIFEST_KIND,
+            input_size=(INPUT_SIZE_PX, INPUT_SIZE_PX),
+            colour_order="RGB",
+            weights_file=self._path().name,
+            weights_sha256=self._digest(),
+        )
