@@ -16,7 +16,7 @@ from watchkeeper.api.routers import auth, compreface, console, detect, health, m
 from watchkeeper.api.security import api_routes, declared_access
 from watchkeeper.api.state import Announce, Services, lifespan
 from watchkeeper.config.settings import Settings
-from watchkeeper.service.engine import DB_FILE, Engine
+from watchkeeper.service.engine import Engine
 
 log = logging.getLogger(__name__)
 
@@ -46,11 +46,12 @@ def create_app(
 ) -> FastAPI:
     """The service for ``settings.home``; models and stores open in the lifespan, not here."""
     metrics_ = Metrics()
+    engine = engine or Engine(settings)
     limiter_args = {"clock": login_clock} if login_clock is not None else {}
     services = Services(
         settings=settings,
-        engine=engine or Engine(settings),
-        accounts=accounts or Accounts(settings.home / DB_FILE),
+        engine=engine,
+        accounts=accounts or Accounts(engine),
         metrics=metrics_,
         gate=EngineGate(metrics_),
         login_limiter=TokenBuckets(

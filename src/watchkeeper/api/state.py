@@ -37,7 +37,7 @@ class Services:
     started_monotonic_s: float = field(default_factory=time.monotonic)
 
     def startup(self) -> None:
-        """Open the user store, create the first admin if needed, then load the engine.
+        """Open the store, create the first admin if needed, then load the models.
 
         Models and the gallery load here rather than on the first request, so a missing model
         file stops the service at start with a clear error instead of failing a user's request.
@@ -46,7 +46,6 @@ class Services:
         credential = self.accounts.bootstrap_admin()
         if credential is not None:
             self.announce(credential)
-        _ = self.engine.store
         _ = self.engine.analyzer
         self.started_monotonic_s = time.monotonic()
         self.ready = True
@@ -55,8 +54,8 @@ class Services:
     def shutdown(self) -> None:
         """Stop answering, then close the engine and the user store, in reverse start order."""
         self.ready = False
-        self.engine.close()
         self.accounts.close()
+        self.engine.close()
         log.info("service stopped")
 
 

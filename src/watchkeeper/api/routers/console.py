@@ -127,8 +127,8 @@ def signin_submit(
 
 
 @router.post("/signout")
-def signout(request: Request, _: Annotated[Principal, signed_in()]) -> Response:
-    services_of(request).accounts.sign_out(request.cookies.get(SESSION_COOKIE, ""))
+def signout(request: Request, principal: Annotated[Principal, signed_in()]) -> Response:
+    services_of(request).accounts.sign_out(principal, request.cookies.get(SESSION_COOKIE, ""))
     response = RedirectResponse("/signin", status_code=303)
     response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="strict")
     return response
