@@ -12,7 +12,19 @@ from watchkeeper.api.errors import install_error_handlers
 from watchkeeper.api.metrics import EngineGate, Metrics
 from watchkeeper.api.middleware import BodySizeLimitMiddleware, ObservabilityMiddleware
 from watchkeeper.api.ratelimit import TokenBuckets
-from watchkeeper.api.routers import auth, compreface, console, detect, health, metrics
+from watchkeeper.api.routers import (
+    auth,
+    compreface,
+    console,
+    detect,
+    health,
+    metrics,
+    oversight,
+    recognition,
+    review,
+    users,
+    watchlists,
+)
 from watchkeeper.api.security import api_routes, declared_access
 from watchkeeper.api.state import Announce, Services, lifespan
 from watchkeeper.config.settings import Settings
@@ -66,7 +78,8 @@ def create_app(
     )
     app.state.services = services
     install_error_handlers(app)
-    for module in (health, metrics, auth, detect, compreface, console):
+    routers = (health, metrics, auth, detect, recognition, watchlists, review, oversight, users)
+    for module in (*routers, compreface, console):
         _document_access(module.router)
         app.include_router(module.router)
     console.mount_static(app)

@@ -7,6 +7,7 @@ import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from fastapi import FastAPI, Request
 
@@ -20,6 +21,7 @@ from watchkeeper.service.engine import Engine
 log = logging.getLogger(__name__)
 
 Announce = Callable[[InitialCredential], None]
+T = TypeVar("T")
 
 
 @dataclass
@@ -74,3 +76,14 @@ def services_of(request: Request) -> Services:
     if not isinstance(services, Services):
         raise StoreError("the service is not initialised")
     return services
+
+
+def engine_call(request: Request, operation: str, fn: Callable[[], T]) -> T:
+    """Run one engine use-case through the service's gate (one at a time, timed, queued).
+
+    The engine shares one SQLite connection between its use-cases; running them one at a time
+    means no use-case reads another's uncommitted rows, and the models (not documented as
+    thread-safe) see one caller at a time.
+    """
+    services = services_of(request)
+    return services.gate.run(operation, fn)
