@@ -22,6 +22,7 @@ from datetime import datetime, timedelta
 from watchkeeper.core.errors import PermissionDeniedError, StoreError
 from watchkeeper.governance.audit import AuditAction
 from watchkeeper.governance.authz import IssuedToken, Principal, TokenStore
+from watchkeeper.service.apikeys import RecognitionKey, lookup
 from watchkeeper.service.engine import Engine
 from watchkeeper.service.site import ANONYMOUS_ACTOR
 
@@ -133,6 +134,17 @@ class Accounts:
         except PermissionDeniedError as exc:
             self.engine.site.record_refusal(
                 None, AuditAction.LOGIN, "token", exc, actor=ANONYMOUS_ACTOR
+            )
+            raise
+
+    def resolve_key(self, plaintext: str) -> tuple[Principal, RecognitionKey]:
+        """The user and watchlist binding of a recognition API key (refusals audited)."""
+        try:
+            with self._lock:
+                return lookup(self._read(), plaintext, self.now())
+        except PermissionDeniedError as exc:
+            self.engine.site.record_refusal(
+                None, AuditAction.LOGIN, "apikey", exc, actor=ANONYMOUS_ACTOR
             )
             raise
 

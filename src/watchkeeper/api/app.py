@@ -13,8 +13,10 @@ from watchkeeper.api.metrics import EngineGate, Metrics
 from watchkeeper.api.middleware import BodySizeLimitMiddleware, ObservabilityMiddleware
 from watchkeeper.api.ratelimit import TokenBuckets
 from watchkeeper.api.routers import (
+    apikeys,
     auth,
     compreface,
+    compreface_recognition,
     console,
     detect,
     health,
@@ -79,7 +81,7 @@ def create_app(
     app.state.services = services
     install_error_handlers(app)
     routers = (health, metrics, auth, detect, recognition, watchlists, review, oversight, users)
-    for module in (*routers, compreface, console):
+    for module in (*routers, apikeys, compreface, compreface_recognition, console):
         _document_access(module.router)
         app.include_router(module.router)
     console.mount_static(app)

@@ -368,3 +368,67 @@ class NewUserOut(_Dto):
 class FourEyesIn(_Dto):
     enabled: bool
     reason: str = Field(max_length=500)
+
+
+# --- CompreFace recognition keys and shapes ------------------------------------------------------
+
+
+class KeyIn(_Dto):
+    watchlist: str = Field(min_length=1, max_length=64, description="The one watchlist it uses.")
+    purpose: str = Field(
+        min_length=1, max_length=500, description="Recorded with every search made with it."
+    )
+    username: str | None = Field(None, description="Acts as this user (default: you).")
+    basis: str = Field("consent", description="Lawful basis of enrolments through the key.")
+    days: int = Field(90, ge=1, le=365)
+    label: str = Field("", max_length=100)
+
+
+class KeyOut(_Dto):
+    key_id: str
+    username: str
+    watchlist: str
+    purpose: str
+    basis: str
+    label: str
+    created_by: str
+    created_at: datetime
+    expires_at: datetime
+    revoked: bool
+
+
+class NewKeyOut(_Dto):
+    key: str = Field(description="Send as the x-api-key header; shown once.")
+    details: KeyOut
+
+
+class CfSubjectMatch(_Dto):
+    subject: str
+    similarity: float
+
+
+class CfRecognizedFace(_Dto):
+    box: CfBox
+    subjects: list[CfSubjectMatch]
+    landmarks: list[list[int]] | None = None
+    execution_time: dict[str, float] | None = None
+
+
+class CfRecognizeResponse(_Dto):
+    result: list[CfRecognizedFace]
+    plugins_versions: dict[str, str]
+
+
+class CfFaceMatch(_Dto):
+    box: CfBox
+    similarity: float
+
+
+class CfVerifyItem(_Dto):
+    source_image_face: CfFace
+    face_matches: list[CfFaceMatch]
+    plugins_versions: dict[str, str]
+
+
+class CfVerifyResponse(_Dto):
+    result: list[CfVerifyItem]
