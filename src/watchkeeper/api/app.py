@@ -18,6 +18,7 @@ from watchkeeper.api.routers import (
     compreface,
     compreface_recognition,
     console,
+    console_governed,
     detect,
     health,
     metrics,
@@ -81,7 +82,14 @@ def create_app(
     app.state.services = services
     install_error_handlers(app)
     routers = (health, metrics, auth, detect, recognition, watchlists, review, oversight, users)
-    for module in (*routers, apikeys, compreface, compreface_recognition, console):
+    for module in (
+        *routers,
+        apikeys,
+        compreface,
+        compreface_recognition,
+        console_governed,
+        console,
+    ):
         _document_access(module.router)
         app.include_router(module.router)
     console.mount_static(app)
