@@ -144,7 +144,7 @@ def test_the_whole_story_through_the_console(service: Service) -> None:
     verified = service.client.post("/audit/verify", headers=HTML)
     assert "audit chain intact" in verified.text
     report = service.client.get("/report?since=2026-01-01&until=2026-02-01", headers=HTML)
-    assert "/api/reports/transparency/chart.png?from=2026-01-01&amp;to=2026-02-01" in report.text
+    assert "/api/reports/transparency/chart.png?from=2026-01-01&to=2026-02-01" in report.text
     assert "<td>staff</td>" in report.text
 
 
