@@ -17,11 +17,12 @@ from watchkeeper.api.accounts import Accounts, InitialCredential
 from watchkeeper.config.api import ApiSettings
 from watchkeeper.config.settings import Settings
 from watchkeeper.governance.authz import Role, ScryptParams
-from watchkeeper.service.engine import DB_FILE
+from watchkeeper.service.engine import Engine
 
 # A cheap scrypt setting keeps sign-ins in tests fast; production uses the OWASP default.
 FAST_SCRYPT = ScryptParams(n=2**8)
 PASSWORD = "correct horse battery staple"
+MOCK_THRESHOLD = 0.9
 USERS = {
     "olive": Role.OPERATOR,
     "ivan": Role.INVESTIGATOR,
@@ -51,6 +52,7 @@ class Service:
     clock: Clock
     settings: Settings
     announced: list[InitialCredential]
+    engine: Engine
 
     def headers(self, username: str) -> dict[str, str]:
         """Bearer headers for a user, signed in directly (no rate-limit budget spent)."""
@@ -70,19 +72,28 @@ def service_settings(home: Path, real_models: bool = False, **api: object) -> Se
 def build_service(home: Path, real_models: bool = False, **api: object) -> Iterator[Service]:
     settings = service_settings(home, real_models, **api)
     clock = Clock()
-    accounts = Accounts(home / DB_FILE, FAST_SCRYPT, clock=lambda: clock.wall)
+    # The mock embedder has no calibration file, so mock sites take a fixed threshold.
+    engine = Engine(
+        settings,
+        threshold=None if real_models else MOCK_THRESHOLD,
+        clock=lambda: clock.wall,
+        password_params=FAST_SCRYPT,
+    )
+    accounts = Accounts(engine)
     announced: list[InitialCredential] = []
     app = create_app(
         settings,
+        engine=engine,
         accounts=accounts,
         announce=announced.append,
         login_clock=lambda: clock.monotonic_s,
     )
     with TestClient(app) as client:
         if accounts.user_count() <= 1:  # a restart on the same home keeps its users
+            admin = engine.site.users().get("admin")
             for name, role in USERS.items():
-                accounts.create_user(name, PASSWORD, [role])
-        yield Service(app, client, accounts, clock, settings, announced)
+                engine.accounts.add_user(admin, name, [role], password=PASSWORD)
+        yield Service(app, client, accounts, clock, settings, announced, engine)
 
 
 @pytest.fixture

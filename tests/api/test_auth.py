@@ -6,6 +6,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from tests.api.conftest import PASSWORD, Service, build_service
+from watchkeeper.governance.authz import UserStore
 
 PROBLEM = "application/problem+json"
 
@@ -65,7 +66,8 @@ def test_bad_expired_and_revoked_tokens_are_refused(service: Service) -> None:
 def test_a_disabled_users_tokens_stop_working(service: Service) -> None:
     headers = service.headers("rita")
     assert service.client.get("/api/auth/me", headers=headers).status_code == 200
-    service.accounts._stores()[1].disable("rita")
+    with service.engine.store.transaction() as conn:
+        UserStore(conn).disable("rita")
     assert service.client.get("/api/auth/me", headers=headers).status_code == 401
 
 

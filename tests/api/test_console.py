@@ -37,7 +37,7 @@ def test_sign_in_sets_a_strict_http_only_cookie_and_follows_next(service: Servic
     page = service.client.get("/", headers=HTML)
     assert page.status_code == 200
     assert "olive" in page.text and "operator" in page.text
-    assert "No galleries yet" in page.text  # the empty state
+    assert "No watchlists yet" in page.text  # the empty state
 
 
 def test_wrong_password_shows_the_form_again_with_an_error(service: Service) -> None:

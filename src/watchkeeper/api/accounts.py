@@ -1,9 +1,12 @@
-"""Sign-in, API tokens and the first administrator, over governance's user and token stores.
+"""Sign-in sessions of the HTTP service, over the engine's governed accounts.
 
-An adapter for the HTTP service: it owns one SQLite connection to the site database (the
-``gov_users`` and ``gov_tokens`` tables), serialises its use with a lock, and turns a
-username and password into an expiring API token. When the service layer takes over users and
-tokens (with audit records for each sign-in), routes keep calling the same methods.
+One source of truth: users, tokens, sign-ins and sign-outs all go through
+``engine.accounts`` (``service/accounts.py``), so every one is audited like in the CLI. What
+this adapter adds is what only a server needs: the first administrator's one-time password at
+first start, sessions counted in hours, and a read-only connection of its own for the token
+look-up every request makes. That connection (SQLite WAL) sees only committed rows, so a
+request never authenticates against another thread's half-done transaction, and it never
+waits for a recognition running on the engine's connection.
 """
 
 from __future__ import annotations
@@ -13,20 +16,15 @@ import logging
 import secrets
 import sqlite3
 import threading
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
-from pathlib import Path
+from datetime import datetime, timedelta
 
-from watchkeeper.core.errors import StoreError
-from watchkeeper.governance.authz import (
-    IssuedToken,
-    Principal,
-    Role,
-    ScryptParams,
-    TokenStore,
-    UserStore,
-)
+from watchkeeper.core.errors import PermissionDeniedError, StoreError
+from watchkeeper.governance.audit import AuditAction
+from watchkeeper.governance.authz import IssuedToken, Principal, TokenStore
+from watchkeeper.service.apikeys import RecognitionKey, lookup
+from watchkeeper.service.engine import Engine
+from watchkeeper.service.site import ANONYMOUS_ACTOR
 
 log = logging.getLogger(__name__)
 
@@ -50,128 +48,119 @@ class Session:
 
 
 class Accounts:
-    """Users and tokens of one site.
+    """Sessions of one site's service.
 
-    >>> accounts = Accounts(Path("/tmp/wk-doc.db"), ScryptParams(n=2**10)).open()  # doctest: +SKIP
+    >>> accounts = Accounts(Engine(settings)).open()  # doctest: +SKIP
     >>> accounts.bootstrap_admin()  # doctest: +SKIP
     InitialCredential(username='admin')
     """
 
-    def __init__(
-        self,
-        db_path: Path,
-        params: ScryptParams | None = None,
-        clock: Callable[[], datetime] | None = None,
-    ) -> None:
-        self.db_path = Path(db_path)
-        self._params = params
-        self._clock = clock or (lambda: datetime.now(UTC))
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
         self._lock = threading.Lock()
         self._conn: sqlite3.Connection | None = None
-        self._users: UserStore | None = None
         self._tokens: TokenStore | None = None
-        # Password checks (scrypt, ~0.3 s each) run on their own connection and lock, so they
-        # never hold up the token look-ups every other request makes.
-        self._login_lock = threading.Lock()
-        self._login_conn: sqlite3.Connection | None = None
-        self._login_users: UserStore | None = None
 
     def open(self) -> Accounts:
+        """Open the site store (creating its tables) and the read connection for tokens."""
         if self._conn is not None:
             return self
-        self.db_path.parent.mkdir(parents=True, exist_ok=True)
+        _ = self.engine.store
         try:
-            conn = self._connect()
-            users = UserStore(conn, self._params)
+            conn = sqlite3.connect(
+                self.engine.site.db_path, isolation_level=None, check_same_thread=False, timeout=30
+            )
             tokens = TokenStore(conn)
-            login_conn = self._connect()
-            login_users = UserStore(login_conn, self._params)
+            # Only ever reads: a bug here cannot write around the audited path.
+            conn.execute("PRAGMA query_only=ON")
         except sqlite3.DatabaseError as exc:
-            raise StoreError(f"{self.db_path}: cannot open the user store ({exc})") from exc
-        self._conn, self._users, self._tokens = conn, users, tokens
-        self._login_conn, self._login_users = login_conn, login_users
+            raise StoreError(f"cannot open the user store ({exc})") from exc
+        self._conn, self._tokens = conn, tokens
         return self
 
-    def _connect(self) -> sqlite3.Connection:
-        # Autocommit: each statement of the stores is its own transaction.
-        conn = sqlite3.connect(
-            self.db_path, isolation_level=None, check_same_thread=False, timeout=30.0
-        )
-        conn.execute("PRAGMA journal_mode=WAL")
-        conn.execute("PRAGMA foreign_keys=ON")
-        return conn
-
     def close(self) -> None:
-        with self._login_lock:
-            if self._login_conn is not None:
-                self._login_conn.close()
-            self._login_conn = self._login_users = None
         with self._lock:
             if self._conn is not None:
                 self._conn.close()
-            self._conn = self._users = self._tokens = None
-
-    def _stores(self) -> tuple[sqlite3.Connection, UserStore, TokenStore]:
-        if self._conn is None or self._users is None or self._tokens is None:
-            raise StoreError("the user store is not open (the service is starting or stopping)")
-        return self._conn, self._users, self._tokens
+            self._conn = self._tokens = None
 
     def now(self) -> datetime:
-        return self._clock()
+        return self.engine.site.now()
+
+    def _read(self) -> sqlite3.Connection:
+        if self._conn is None:
+            raise StoreError("the user store is not open (the service is starting or stopping)")
+        return self._conn
 
     # -- users --------------------------------------------------------------------------------
     def user_count(self) -> int:
         with self._lock:
-            conn, _, _ = self._stores()
-            return int(conn.execute("SELECT COUNT(*) FROM gov_users").fetchone()[0])
-
-    def create_user(self, username: str, password: str, roles: list[Role]) -> Principal:
-        with self._lock:
-            _, users, _ = self._stores()
-            return users.create_user(username, password, roles, now=self.now())
+            return int(self._read().execute("SELECT COUNT(*) FROM gov_users").fetchone()[0])
 
     def bootstrap_admin(self) -> InitialCredential | None:
-        """On a site with no users, create ``admin`` with a random password and return it."""
-        if self.user_count() > 0:
+        """On a site with no users, create ``admin`` with a random password and return it.
+
+        Goes through the audited site initialisation; the initial API token it also makes is
+        revoked at once, since nobody is shown it (the administrator signs in instead).
+        """
+        accounts = self.engine.accounts
+        if accounts.is_initialised():
             return None
         password = secrets.token_urlsafe(18)
-        self.create_user(FIRST_ADMIN, password, [Role.ADMIN])
+        account = accounts.initialise(FIRST_ADMIN, password=password)
+        accounts.revoke_token(account.principal, account.token.token_id)
         log.warning("first start: created the administrator account %r", FIRST_ADMIN)
         return InitialCredential(FIRST_ADMIN, password)
 
     # -- sessions and tokens ------------------------------------------------------------------
     def sign_in(self, username: str, password: str, lifetime: timedelta, label: str) -> Session:
-        """Check a password and issue a token valid for ``lifetime``.
+        """Check a password and issue a token valid for ``lifetime`` (audited either way).
 
         Raises:
             PermissionDeniedError: one message for unknown user, wrong password and disabled
                 account.
         """
-        with self._login_lock:
-            if self._login_users is None:
-                raise StoreError("the user store is not open (the service is starting or stopping)")
-            principal = self._login_users.authenticate(username, password)
-        with self._lock:
-            _, _, tokens = self._stores()
-            moment = self.now()
-            token = tokens.issue(principal.user_id, moment + lifetime, label=label, now=moment)
-        return Session(principal, token)
+        token = self.engine.accounts.login(username, password, lifetime=lifetime, label=label)
+        return Session(self.resolve(token.plaintext), token)
 
     def resolve(self, token: str) -> Principal:
-        """The principal behind a token; refuses unknown, expired and revoked ones."""
-        with self._lock:
-            _, _, tokens = self._stores()
-            return tokens.resolve(token, now=self.now())
+        """The principal behind a token; refuses (and audits) unknown, expired, revoked ones."""
+        try:
+            with self._lock:
+                self._read()
+                if self._tokens is None:
+                    raise StoreError("the user store is not open")
+                return self._tokens.resolve(token, now=self.now())
+        except PermissionDeniedError as exc:
+            self.engine.site.record_refusal(
+                None, AuditAction.LOGIN, "token", exc, actor=ANONYMOUS_ACTOR
+            )
+            raise
 
-    def sign_out(self, token: str) -> None:
-        """Revoke the token a session runs on; unknown tokens are ignored."""
-        # TokenStore revokes by id; the id is found by the token's digest, which is how the
-        # store keeps it (SHA-256 of the plaintext).
+    def resolve_key(self, plaintext: str) -> tuple[Principal, RecognitionKey]:
+        """The user and watchlist binding of a recognition API key (refusals audited)."""
+        try:
+            with self._lock:
+                return lookup(self._read(), plaintext, self.now())
+        except PermissionDeniedError as exc:
+            self.engine.site.record_refusal(
+                None, AuditAction.LOGIN, "apikey", exc, actor=ANONYMOUS_ACTOR
+            )
+            raise
+
+    def token_id(self, token: str) -> str | None:
+        """The id of a token given its plaintext (the store keeps its SHA-256 digest)."""
         digest = hashlib.sha256(token.encode("utf-8")).hexdigest()
         with self._lock:
-            conn, _, tokens = self._stores()
-            row = conn.execute(
-                "SELECT token_id FROM gov_tokens WHERE digest = ?", (digest,)
-            ).fetchone()
-            if row is not None:
-                tokens.revoke(row[0], now=self.now())
+            row = (
+                self._read()
+                .execute("SELECT token_id FROM gov_tokens WHERE digest = ?", (digest,))
+                .fetchone()
+            )
+        return None if row is None else str(row[0])
+
+    def sign_out(self, principal: Principal, token: str) -> None:
+        """Revoke the token a session runs on (audited); unknown tokens are ignored."""
+        token_id = self.token_id(token)
+        if token_id is not None:
+            self.engine.accounts.revoke_token(principal, token_id)

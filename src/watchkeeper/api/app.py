@@ -12,11 +12,26 @@ from watchkeeper.api.errors import install_error_handlers
 from watchkeeper.api.metrics import EngineGate, Metrics
 from watchkeeper.api.middleware import BodySizeLimitMiddleware, ObservabilityMiddleware
 from watchkeeper.api.ratelimit import TokenBuckets
-from watchkeeper.api.routers import auth, compreface, console, detect, health, metrics
+from watchkeeper.api.routers import (
+    apikeys,
+    auth,
+    compreface,
+    compreface_recognition,
+    console,
+    console_governed,
+    detect,
+    health,
+    metrics,
+    oversight,
+    recognition,
+    review,
+    users,
+    watchlists,
+)
 from watchkeeper.api.security import api_routes, declared_access
 from watchkeeper.api.state import Announce, Services, lifespan
 from watchkeeper.config.settings import Settings
-from watchkeeper.service.engine import DB_FILE, Engine
+from watchkeeper.service.engine import Engine
 
 log = logging.getLogger(__name__)
 
@@ -46,11 +61,12 @@ def create_app(
 ) -> FastAPI:
     """The service for ``settings.home``; models and stores open in the lifespan, not here."""
     metrics_ = Metrics()
+    engine = engine or Engine(settings)
     limiter_args = {"clock": login_clock} if login_clock is not None else {}
     services = Services(
         settings=settings,
-        engine=engine or Engine(settings),
-        accounts=accounts or Accounts(settings.home / DB_FILE),
+        engine=engine,
+        accounts=accounts or Accounts(engine),
         metrics=metrics_,
         gate=EngineGate(metrics_),
         login_limiter=TokenBuckets(
@@ -65,7 +81,15 @@ def create_app(
     )
     app.state.services = services
     install_error_handlers(app)
-    for module in (health, metrics, auth, detect, compreface, console):
+    routers = (health, metrics, auth, detect, recognition, watchlists, review, oversight, users)
+    for module in (
+        *routers,
+        apikeys,
+        compreface,
+        compreface_recognition,
+        console_governed,
+        console,
+    ):
         _document_access(module.router)
         app.include_router(module.router)
     console.mount_static(app)

@@ -29,8 +29,10 @@ from watchkeeper.api.errors import AuthenticationError
 from watchkeeper.api.state import services_of
 from watchkeeper.core.errors import PermissionDeniedError
 from watchkeeper.governance.authz import Permission, Principal, require
+from watchkeeper.service.apikeys import KEY_PREFIX, RecognitionKey
 
 SESSION_COOKIE = "wk_session"
+RECOGNITION_KEY_STATE = "recognition_key"
 API_KEY_HEADER = "x-api-key"
 ACCESS_ATTR = "watchkeeper_access"
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -106,11 +108,16 @@ def resolve_principal(request: Request, access: Access) -> Principal:
     """Authenticate the request and check ``access``; the principal on success."""
     token = _credentials(request, access.credential)
     services = services_of(request)
+    state = request.scope.setdefault("state", {})
     try:
-        principal = services.accounts.resolve(token)
+        if access.credential is Credential.API_KEY and token.startswith(KEY_PREFIX):
+            principal, key = services.accounts.resolve_key(token)
+            state[RECOGNITION_KEY_STATE] = key
+        else:
+            principal = services.accounts.resolve(token)
     except PermissionDeniedError as exc:
         raise AuthenticationError(str(exc)) from None
-    request.scope.setdefault("state", {})["username"] = principal.username
+    state["username"] = principal.username
     if access.kind is AccessKind.PERMISSION:
         allowed = [p for p in access.any_of if principal.can(p)]
         if not allowed:
@@ -189,3 +196,18 @@ def api_routes(routes: Sequence[BaseRoute]) -> list[APIRoute]:
     flatten = getattr(routing, "iter_route_contexts", None)
     found = [ctx.original_route for ctx in flatten(routes)] if flatten else list(routes)
     return [route for route in found if isinstance(route, APIRoute)]
+
+
+def bound_key(request: Request) -> RecognitionKey:
+    """The recognition key this request was made with (routes that need a watchlist binding).
+
+    Raises:
+        PermissionDeniedError: the ``x-api-key`` was a user token, which names no watchlist.
+    """
+    key = request.scope.get("state", {}).get(RECOGNITION_KEY_STATE)
+    if not isinstance(key, RecognitionKey):
+        raise PermissionDeniedError(
+            "recognition needs an API key bound to a watchlist and a purpose; an administrator "
+            "or the key's user creates one with POST /api/compreface/keys"
+        )
+    return key

@@ -7,6 +7,7 @@ import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from fastapi import FastAPI, Request
 
@@ -20,6 +21,7 @@ from watchkeeper.service.engine import Engine
 log = logging.getLogger(__name__)
 
 Announce = Callable[[InitialCredential], None]
+T = TypeVar("T")
 
 
 @dataclass
@@ -37,7 +39,7 @@ class Services:
     started_monotonic_s: float = field(default_factory=time.monotonic)
 
     def startup(self) -> None:
-        """Open the user store, create the first admin if needed, then load the engine.
+        """Open the store, create the first admin if needed, then load the models.
 
         Models and the gallery load here rather than on the first request, so a missing model
         file stops the service at start with a clear error instead of failing a user's request.
@@ -46,7 +48,6 @@ class Services:
         credential = self.accounts.bootstrap_admin()
         if credential is not None:
             self.announce(credential)
-        _ = self.engine.store
         _ = self.engine.analyzer
         self.started_monotonic_s = time.monotonic()
         self.ready = True
@@ -55,8 +56,8 @@ class Services:
     def shutdown(self) -> None:
         """Stop answering, then close the engine and the user store, in reverse start order."""
         self.ready = False
-        self.engine.close()
         self.accounts.close()
+        self.engine.close()
         log.info("service stopped")
 
 
@@ -75,3 +76,14 @@ def services_of(request: Request) -> Services:
     if not isinstance(services, Services):
         raise StoreError("the service is not initialised")
     return services
+
+
+def engine_call(request: Request, operation: str, fn: Callable[[], T]) -> T:
+    """Run one engine use-case through the service's gate (one at a time, timed, queued).
+
+    The engine shares one SQLite connection between its use-cases; running them one at a time
+    means no use-case reads another's uncommitted rows, and the models (not documented as
+    thread-safe) see one caller at a time.
+    """
+    services = services_of(request)
+    return services.gate.run(operation, fn)

@@ -446,6 +446,7 @@ def main() -> None:
     """Entry point of the console script."""
     from watchkeeper.cli import (  # noqa: F401  (each registers its commands)
         bench,
+        bench_api,
         bench_count,
         bench_video,
         serve,

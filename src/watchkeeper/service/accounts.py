@@ -102,9 +102,23 @@ class Accounts:
             self._site.record_refusal(None, AuditAction.LOGIN, "token", exc, actor=ANONYMOUS_ACTOR)
             raise
 
-    def login(self, username: str, password: str, token_days: int = 1) -> IssuedToken:
-        """Exchange a username and password for a short-lived token (audited either way)."""
-        lifetime = _days(token_days)
+    def login(
+        self,
+        username: str,
+        password: str,
+        token_days: int = 1,
+        *,
+        lifetime: timedelta | None = None,
+        label: str = "login",
+    ) -> IssuedToken:
+        """Exchange a username and password for a short-lived token (audited either way).
+
+        ``lifetime`` (at most a year) overrides ``token_days`` for sessions counted in hours.
+        """
+        if lifetime is None:
+            lifetime = _days(token_days)
+        elif not timedelta(0) < lifetime <= timedelta(days=365):
+            raise InvalidInputError("token lifetime must be more than 0 and at most 365 days")
         try:
             principal = self._site.users().authenticate(username, password)
         except PermissionDeniedError as exc:
@@ -112,7 +126,7 @@ class Accounts:
             raise
         with self._site.act(principal, AuditAction.LOGIN, f"user:{principal.username}") as act:
             token = self._site.tokens().issue(
-                principal.user_id, act.at + lifetime, "login", now=act.at
+                principal.user_id, act.at + lifetime, label, now=act.at
             )
             act.record(details={"token": token.token_id})
             return token

@@ -133,6 +133,7 @@ class Engine:
         password_params: ScryptParams | None = None,
     ) -> None:
         from watchkeeper.service.accounts import Accounts
+        from watchkeeper.service.apikeys import RecognitionKeys
         from watchkeeper.service.erasure import Erasure
         from watchkeeper.service.oversight import Oversight
         from watchkeeper.service.retention import Retention
@@ -149,6 +150,7 @@ class Engine:
         self.erasure = Erasure(self.site)
         self.retention = Retention(self.site)
         self.oversight = Oversight(self.site)
+        self.recognition_keys = RecognitionKeys(self.site)
 
     # -- life cycle --------------------------------------------------------------------------
     @property
@@ -635,6 +637,73 @@ class Engine:
             raise NotFoundError(f"{name_or_id!r} is not in watchlist {watchlist!r}")
         return ident
 
+    def add_person(
+        self,
+        principal: Principal,
+        person: str,
+        watchlist: str,
+        basis: str,
+        source: str,
+        metadata: Mapping[str, object] | None = None,
+    ) -> IdentityRecord:
+        """Add a person with no face yet to an active watchlist (photos follow with ``enrol``)."""
+        person = validate_display_name(person)
+        with self.site.act(
+            principal,
+            AuditAction.ENROL,
+            f"person:{person}",
+            permission=Permission.GALLERY_ENROL,
+            watchlist=watchlist,
+            purpose="add a person without a photo",
+        ) as act:
+            terms = self._enrol_terms(principal, basis, source, metadata)
+            record = self.site.catalog.get(validate_watchlist_name(watchlist))
+            self._check_enrol(record)
+            if self.site.store.find_identity(record.gallery_id, person) is not None:
+                raise InvalidInputError(f"{person!r} is already in watchlist {watchlist!r}")
+            if (
+                record.max_identities is not None
+                and self.site.store.count_identities(record.gallery_id) >= record.max_identities
+            ):
+                raise PermissionDeniedError(
+                    f"watchlist {record.name!r} already holds its approved maximum of "
+                    f"{record.max_identities} people; widening it needs approval"
+                )
+            ident = self.site.store.insert_identity(
+                act.conn,
+                record.gallery_id,
+                person,
+                basis=terms.basis,
+                source=terms.source,
+                enrolled_by=terms.enrolled_by,
+                metadata=dict(terms.metadata),
+            )
+            act.record(
+                target=f"identity:{ident.identity_id}",
+                details={"template": "none", "basis": terms.basis, "new_identity": 1},
+            )
+            return ident
+
+    def rename_person(
+        self, principal: Principal, name_or_id: str, new_name: str, watchlist: str
+    ) -> IdentityRecord:
+        """Give a person of a watchlist another display name (refused if the name is taken)."""
+        new_name = validate_display_name(new_name)
+        with self.site.act(
+            principal,
+            AuditAction.ENROL,
+            f"person:{name_or_id}",
+            permission=Permission.GALLERY_ENROL,
+            watchlist=watchlist,
+            purpose="rename a person",
+        ) as act:
+            ident = self._find_person(name_or_id, watchlist)
+            self.site.store.rename_identity(act.conn, ident.identity_id, new_name)
+            # Indexes carry display names; the next search rebuilds this watchlist's.
+            act.after_commit.append(lambda: self.site.catalog.forget_index(ident.gallery_id))
+            act.record(target=f"identity:{ident.identity_id}", details={"renamed": 1})
+            return self.site.store.get_identity(ident.identity_id)
+
     def templates_of(self, principal: Principal, identity_id: str) -> list[TemplateRecord]:
         """A person's templates (vectors included): a view of biometric data, audited."""
         with self.site.act(
@@ -667,8 +736,8 @@ class Engine:
             act.record(target=f"identity:{ident.identity_id}", details={"templates": len(removed)})
             return len(removed)
 
-    def delete_template(self, principal: Principal, template_id: str, watchlist: str) -> None:
-        """Remove one template of a person in ``watchlist``."""
+    def delete_template(self, principal: Principal, template_id: str, watchlist: str) -> str:
+        """Remove one template of a person in ``watchlist``; returns the person's identity id."""
         with self.site.act(
             principal,
             AuditAction.DELETE,
@@ -685,3 +754,4 @@ class Engine:
                 lambda: self.site.catalog.index_removed(record.gallery_id, [template_id])
             )
             act.record(details={"identity": identity_id})
+            return identity_id

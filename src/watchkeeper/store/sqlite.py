@@ -114,7 +114,32 @@ def _m2_watchlists(conn: sqlite3.Connection) -> None:
     )
 
 
-MIGRATIONS: tuple[Migration, ...] = (_m1_galleries, _m2_watchlists)
+def _m3_recognition_keys(conn: sqlite3.Connection) -> None:
+    # API keys of the CompreFace-compatible recognition service: each acts as one user (never
+    # with more than that user's roles), on one watchlist, for one stated purpose, until it
+    # expires. Only the SHA-256 digest of a key is kept.
+    _run_script(
+        conn,
+        """
+        CREATE TABLE recognition_keys (
+            key_id TEXT PRIMARY KEY,
+            digest TEXT NOT NULL UNIQUE,
+            user_id TEXT NOT NULL,
+            watchlist TEXT NOT NULL,
+            purpose TEXT NOT NULL,
+            basis TEXT NOT NULL,
+            label TEXT NOT NULL DEFAULT '',
+            created_by TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            expires_at TEXT NOT NULL,
+            revoked_at TEXT
+        );
+        CREATE INDEX recognition_keys_by_user ON recognition_keys(user_id);
+        """,
+    )
+
+
+MIGRATIONS: tuple[Migration, ...] = (_m1_galleries, _m2_watchlists, _m3_recognition_keys)
 """Index i holds the step from schema version i to i + 1. Append only; never edit a shipped one."""
 
 
@@ -538,6 +563,21 @@ class SqliteStore:
             ),
         )
         return record
+
+    def rename_identity(
+        self, conn: sqlite3.Connection, identity_id: str, display_name: str
+    ) -> None:
+        try:
+            changed = conn.execute(
+                "UPDATE identities SET display_name = ? WHERE identity_id = ?",
+                (display_name, identity_id),
+            ).rowcount
+        except sqlite3.IntegrityError:
+            raise InvalidInputError(
+                f"somebody called {display_name!r} is already in this watchlist"
+            ) from None
+        if changed == 0:
+            raise NotFoundError(f"no identity with id {identity_id!r}")
 
     def delete_identity(self, conn: sqlite3.Connection, identity_id: str) -> list[str]:
         """Delete an identity and its templates; returns the removed template ids."""

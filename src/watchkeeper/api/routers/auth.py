@@ -77,11 +77,11 @@ def login(body: LoginRequest, request: Request) -> LoginResponse:
 
 
 @router.post("/logout", status_code=204, response_class=Response)
-def logout(request: Request, _: Annotated[Principal, signed_in()]) -> Response:
+def logout(request: Request, principal: Annotated[Principal, signed_in()]) -> Response:
     """Revoke the token this request was made with."""
     header = request.headers.get("authorization", "")
     token = header.partition(" ")[2].strip() or request.cookies.get(SESSION_COOKIE, "")
-    services_of(request).accounts.sign_out(token)
+    services_of(request).accounts.sign_out(principal, token)
     return Response(status_code=204)
 
 

@@ -1,7 +1,8 @@
 """CompreFace-compatible routes under ``/api/v1`` (``x-api-key`` header), so existing CompreFace
 clients and integrations work unchanged: same paths, parameters, bodies and error codes.
 
-Implemented: detection. What Watchkeeper refuses on purpose: the ``age`` and ``gender``
+Detection lives here; recognition and verification in ``compreface_recognition``.
+What Watchkeeper refuses on purpose: the ``age`` and ``gender``
 plugins (and any other demographic or emotion inference) by the responsible-use policy, and the
 ``calculator`` plugin, because face embeddings are biometric templates and never leave the site.
 """
@@ -91,6 +92,48 @@ def _clip(value: float, high: int) -> int:
     return int(min(max(round(value), 0), high))
 
 
+def chosen_rows(faces: Faces, limit: int, det_prob_threshold: float) -> list[int]:
+    """Rows CompreFace would report: largest first, above the threshold, at most ``limit``."""
+    order = sorted(range(len(faces)), key=lambda i: -float(faces.area_px[i]))
+    rows = [
+        i
+        for i in order
+        if detector_probability(float(faces.detector_score[i])) >= det_prob_threshold
+    ]
+    return rows[:limit] if limit else rows
+
+
+def cf_box(frame: Frame, faces: Faces, i: int) -> CfBox:
+    h, w = frame.image.shape[:2]
+    x0, y0, x1, y1 = (float(v) for v in faces.xyxy[i])
+    return CfBox(
+        probability=detector_probability(float(faces.detector_score[i])),
+        x_max=_clip(x1, w - 1),
+        y_max=_clip(y1, h - 1),
+        x_min=_clip(x0, w - 1),
+        y_min=_clip(y0, h - 1),
+    )
+
+
+def cf_landmarks(
+    frame: Frame, faces: Faces, i: int, plugins: frozenset[str]
+) -> list[list[int]] | None:
+    if "landmarks" not in plugins or faces.landmarks is None:
+        return None
+    h, w = frame.image.shape[:2]
+    return [[_clip(x, w - 1), _clip(y, h - 1)] for x, y in faces.landmarks[i]]
+
+
+def plugin_versions(request: Request, plugins: frozenset[str], *extra: str) -> dict[str, str]:
+    kind = services_of(request).settings.detection.kind.value
+    versions = {"detector": f"watchkeeper.{kind}"}
+    if "landmarks" in plugins:
+        versions["landmarks"] = "watchkeeper.five_point"
+    for name in extra:
+        versions[name] = f"watchkeeper.{services_of(request).settings.recognition.embedder.value}"
+    return versions
+
+
 def compreface_faces(
     frame: Frame,
     faces: Faces,
@@ -100,37 +143,24 @@ def compreface_faces(
     detector_ms: float | None,
 ) -> list[CfFace]:
     """Faces in CompreFace's shape: largest first, thresholded and limited like CompreFace."""
-    h, w = frame.image.shape[:2]
-    order = sorted(range(len(faces)), key=lambda i: -float(faces.area_px[i]))
-    out: list[CfFace] = []
-    for i in order:
-        probability = detector_probability(float(faces.detector_score[i]))
-        if probability < det_prob_threshold:
-            continue
-        x0, y0, x1, y1 = (float(v) for v in faces.xyxy[i])
-        landmarks = None
-        if "landmarks" in plugins and faces.landmarks is not None:
-            landmarks = [[_clip(x, w - 1), _clip(y, h - 1)] for x, y in faces.landmarks[i]]
-        out.append(
-            CfFace(
-                box=CfBox(
-                    probability=probability,
-                    x_max=_clip(x1, w - 1),
-                    y_max=_clip(y1, h - 1),
-                    x_min=_clip(x0, w - 1),
-                    y_min=_clip(y0, h - 1),
-                ),
-                landmarks=landmarks,
-                execution_time=None if detector_ms is None else {"detector": detector_ms},
-            )
+    return [
+        CfFace(
+            box=cf_box(frame, faces, i),
+            landmarks=cf_landmarks(frame, faces, i, plugins),
+            execution_time=None if detector_ms is None else {"detector": detector_ms},
         )
-        if limit and len(out) >= limit:
-            break
-    return out
+        for i in chosen_rows(faces, limit, det_prob_threshold)
+    ]
 
 
 async def read_image_field(request: Request, field: str) -> Frame:
     """One image from a multipart upload or, as CompreFace also accepts, base64 in JSON."""
+    (frame,) = await read_image_fields(request, field)
+    return frame
+
+
+async def read_image_fields(request: Request, *fields: str) -> list[Frame]:
+    """Images from a multipart upload or, as CompreFace also accepts, base64 in JSON."""
     settings = services_of(request).settings
     content_type = request.headers.get("content-type", "")
     if content_type.startswith("application/json"):
@@ -138,18 +168,25 @@ async def read_image_field(request: Request, field: str) -> Frame:
             body = await request.json()
         except ValueError as exc:
             raise InvalidInputError(f"the JSON body is malformed ({exc})") from exc
-        value = body.get(field) if isinstance(body, dict) else None
-        return await run_in_threadpool(decode_base64_image, value, field, settings)
+        if not isinstance(body, dict):
+            raise InvalidInputError("the JSON body must be an object")
+        return [
+            await run_in_threadpool(decode_base64_image, body.get(field), field, settings)
+            for field in fields
+        ]
     if not content_type.startswith("multipart/form-data"):
         raise InvalidInputError(
-            f"send the image as multipart/form-data field {field!r} or as base64 in JSON"
+            f"send the image as multipart/form-data field {fields[0]!r} or as base64 in JSON"
         )
-    async with request.form(max_files=2, max_fields=4) as form:
-        upload = form.get(field)
-        if not isinstance(upload, UploadFile):
-            raise InvalidInputError(f"the multipart body has no file field {field!r}")
-        data = await upload.read()
-        return await run_in_threadpool(decode_upload, data, upload.filename, settings)
+    frames = []
+    async with request.form(max_files=len(fields) + 1, max_fields=len(fields) + 3) as form:
+        for field in fields:
+            upload = form.get(field)
+            if not isinstance(upload, UploadFile):
+                raise InvalidInputError(f"the multipart body has no file field {field!r}")
+            data = await upload.read()
+            frames.append(await run_in_threadpool(decode_upload, data, upload.filename, settings))
+    return frames
 
 
 @router.post(
@@ -180,8 +217,4 @@ async def compreface_detect(
     )
     if not result:
         raise NoFaceError(NO_FACE_MESSAGE)
-    kind = services_of(request).settings.detection.kind.value
-    versions = {"detector": f"watchkeeper.{kind}"}
-    if "landmarks" in plugins:
-        versions["landmarks"] = "watchkeeper.five_point"
-    return CfDetectResponse(result=result, plugins_versions=versions)
+    return CfDetectResponse(result=result, plugins_versions=plugin_versions(request, plugins))

@@ -39,8 +39,25 @@ class UserView:
     can: frozenset[str]
 
 
+# Console page -> the permissions that open it (any of them).
+PAGE_ACCESS: dict[str, tuple[Permission, ...]] = {
+    "detect": DETECT_ACCESS,
+    "watchlists": (Permission.WATCHLIST_VIEW,),
+    "enrol": (Permission.GALLERY_ENROL,),
+    "identify": (Permission.SEARCH_IDENTIFY,),
+    "verify": (Permission.SEARCH_VERIFY,),
+    "review": (Permission.REVIEW_VIEW,),
+    "approvals": (Permission.APPROVALS_APPROVE, Permission.WATCHLIST_CREATE),
+    "audit": (Permission.AUDIT_READ,),
+    "retention": (Permission.SETTINGS_READ, Permission.RETENTION_PURGE, Permission.REPORTS_READ),
+    "report": (Permission.REPORTS_READ,),
+    "users": (Permission.USERS_MANAGE,),
+}
+
+
 def user_view(principal: Principal) -> UserView:
-    can = {"detect"} if any(principal.can(p) for p in DETECT_ACCESS) else set()
+    can = {name for name, needed in PAGE_ACCESS.items() if any(principal.can(p) for p in needed)}
+    can |= {p.value for p in principal.permissions}
     return UserView(principal.username, principal.role_names, len(principal.roles), frozenset(can))
 
 
@@ -127,8 +144,8 @@ def signin_submit(
 
 
 @router.post("/signout")
-def signout(request: Request, _: Annotated[Principal, signed_in()]) -> Response:
-    services_of(request).accounts.sign_out(request.cookies.get(SESSION_COOKIE, ""))
+def signout(request: Request, principal: Annotated[Principal, signed_in()]) -> Response:
+    services_of(request).accounts.sign_out(principal, request.cookies.get(SESSION_COOKIE, ""))
     response = RedirectResponse("/signin", status_code=303)
     response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="strict")
     return response
@@ -140,15 +157,12 @@ def signout(request: Request, _: Annotated[Principal, signed_in()]) -> Response:
 @router.get("/")
 def dashboard(request: Request, principal: Annotated[Principal, signed_in()]) -> HTMLResponse:
     galleries = None
-    if principal.can(Permission.GALLERY_VIEW):
+    if principal.can(Permission.WATCHLIST_VIEW):
         services = services_of(request)
         # Listing watchlists is itself audited (a view of who is being looked for).
-        galleries = [
-            {"name": w.record.name, "created": w.record.created_at.strftime("%Y-%m-%d %H:%M UTC")}
-            for w in services.gate.run(
-                "galleries", lambda: services.engine.watchlists.list(principal)
-            )
-        ]
+        galleries = services.gate.run(
+            "watchlists", lambda: services.engine.watchlists.list(principal)
+        )
     return page(
         "dashboard.html",
         "Overview",
