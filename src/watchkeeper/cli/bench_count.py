@@ -26,6 +26,7 @@ def bench_count(
     from dataclasses import asdict
 
     from watchkeeper.models.yolo_objects import YoloV4TinyDetector
+    from watchkeeper.tracking.objects import ObjectTracker
     from watchkeeper.zones.bench import DetectorRequest, run_counting_bench
 
     def detector(request: DetectorRequest) -> YoloV4TinyDetector:
@@ -40,7 +41,11 @@ def bench_count(
         err_console.print("Rendering synthetic clips and running the detector; this takes minutes.")
     try:
         result = run_counting_bench(
-            root, detector_factory=detector, clips=clips, clip_duration_s=clip_seconds
+            root,
+            detector_factory=detector,
+            tracker_factory=ObjectTracker,
+            clips=clips,
+            clip_duration_s=clip_seconds,
         )
     except WatchkeeperError as exc:
         fail(str(exc), exc.exit_code)
