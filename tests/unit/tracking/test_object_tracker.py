@@ -96,7 +96,7 @@ def test_predict_moves_tracks_and_keeps_their_class() -> None:
 def test_weak_detections_never_start_tracks() -> None:
     tracker = ObjectTracker()
     for i in range(5):
-        out = tracker.update(objs(("person", 10, 10, 50, 120, 0.3)), i)
+        out = tracker.update(objs(("person", 10, 10, 50, 120, 0.2)), i)
     assert len(tracked_only(out)) == 0
 
 
