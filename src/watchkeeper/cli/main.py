@@ -448,6 +448,7 @@ def main() -> None:
         bench,
         bench_count,
         bench_video,
+        count,
         serve,
     )
 
