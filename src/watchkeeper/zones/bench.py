@@ -227,3 +227,38 @@ def run_counting_bench(
         pipeline_fps=frames / busy_s if busy_s > 0 else 0.0,
         weights_sha256=detector.manifest.weights_sha256,
     )
+
+
+@dataclass(frozen=True, slots=True)
+class ImageCensus:
+    """What the detector found in one photo: class name -> count."""
+
+    path: Path
+    found: tuple[tuple[str, int], ...]
+    best_confidence: tuple[tuple[str, float], ...]
+
+
+def detection_census(
+    paths: Sequence[Path], detector: CountingDetector, read_image: Callable[[Path], Image]
+) -> tuple[ImageCensus, ...]:
+    """Objects found per class in each photo: a sanity check of the detector on real pictures.
+
+    ``read_image`` gives an RGB array for a path (the CLI passes the project's image reader).
+    """
+    from collections import Counter
+
+    out = []
+    for path in paths:
+        objects = detector.detect(read_image(path))
+        counts = Counter(objects.class_name)
+        best: dict[str, float] = {}
+        for name, confidence in zip(objects.class_name, objects.confidence.tolist(), strict=True):
+            best[name] = max(best.get(name, 0.0), float(confidence))
+        out.append(
+            ImageCensus(
+                path=path,
+                found=tuple(sorted(counts.items())),
+                best_confidence=tuple(sorted(best.items())),
+            )
+        )
+    return tuple(out)
