@@ -10,7 +10,7 @@ import pytest
 from watchkeeper.core import CLASS_GROUPS
 from watchkeeper.core.errors import ModelFileError
 from watchkeeper.models.yolo_objects import YoloV4TinyDetector, locate_yolov4_tiny_files
-from watchkeeper.zones._iou_tracker import GreedyIouTracker
+from watchkeeper.tracking.objects import ObjectTracker, tracked_only
 from watchkeeper.zones.counting import LineCounter
 from watchkeeper.zones.events import LineCrossed
 from watchkeeper.zones.synthetic import (
@@ -33,11 +33,11 @@ def test_a_short_clip_is_counted_exactly(data_dir: Path) -> None:
     )
     assert len(clip.truth) >= 3
     detector = YoloV4TinyDetector(input_size=416, threads=2, classes=CLASS_GROUPS.keys())
-    tracker, counter = GreedyIouTracker(), LineCounter([clip.line], camera_id="synthetic")
+    tracker, counter = ObjectTracker(), LineCounter([clip.line], camera_id="synthetic")
     start = datetime(2024, 1, 1, tzinfo=UTC)
     counted: list[LineCrossed] = []
     for index in range(clip.n_frames):
-        tracked = tracker.update(detector.detect(clip.frame(index)))
+        tracked = tracked_only(tracker.update(detector.detect(clip.frame(index)), index))
         counted += counter.update(tracked, start + timedelta(seconds=clip.time_s(index)))
     score = score_crossings(clip, counted, start)
     assert score.correct == score.true_crossings

@@ -26,6 +26,7 @@ def bench_count(
     from dataclasses import asdict
 
     from watchkeeper.models.yolo_objects import YoloV4TinyDetector
+    from watchkeeper.tracking.objects import ObjectTracker
     from watchkeeper.zones.bench import DetectorRequest, run_counting_bench
 
     def detector(request: DetectorRequest) -> YoloV4TinyDetector:
@@ -40,7 +41,11 @@ def bench_count(
         err_console.print("Rendering synthetic clips and running the detector; this takes minutes.")
     try:
         result = run_counting_bench(
-            root, detector_factory=detector, clips=clips, clip_duration_s=clip_seconds
+            root,
+            detector_factory=detector,
+            tracker_factory=ObjectTracker,
+            clips=clips,
+            clip_duration_s=clip_seconds,
         )
     except WatchkeeperError as exc:
         fail(str(exc), exc.exit_code)
@@ -64,4 +69,55 @@ def bench_count(
     out_console.print(
         f"Counting pipeline at input {result.counting_input_size}, "
         f"{result.counting_threads} thread(s): {result.pipeline_fps:.1f} frames/s on 640x480."
+    )
+
+
+@bench_app.command("objects")
+def bench_objects(
+    data: Annotated[
+        Path | None,
+        typer.Option("--data", help="Evaluation data folder (default $WATCHKEEPER_DATA)."),
+    ] = None,
+    input_size: Annotated[int, typer.Option(help="Detector input size (320 or 416).")] = 416,
+) -> None:
+    """YOLOv4-tiny on real photos: objects found per class (people, vehicles, animals)."""
+    from collections import Counter
+
+    from watchkeeper.models.yolo_objects import YoloV4TinyDetector
+    from watchkeeper.sources.files import read_image_rgb
+    from watchkeeper.zones.bench import detection_census
+
+    root = data or evaluation_data_dir()
+    if not root.is_dir():
+        fail(f"evaluation data not found in {root} (set WATCHKEEPER_DATA or pass --data)", 2)
+    paths = sorted((root / "detection" / "dlib_voc").glob("*.jpg")) + sorted(
+        p for p in (root / "nonface" / "no_face").iterdir() if p.suffix in (".png", ".jpg")
+    )
+    try:
+        detector = YoloV4TinyDetector(input_size=input_size, threads=2)
+        census = detection_census(paths, detector, read_image_rgb)
+    except WatchkeeperError as exc:
+        fail(str(exc), exc.exit_code)
+    if state.json:
+        emit_json(
+            [
+                {
+                    "image": str(c.path.relative_to(root)),
+                    "found": dict(c.found),
+                    "best_confidence": {k: round(v, 3) for k, v in c.best_confidence},
+                }
+                for c in census
+            ]
+        )
+        return
+    totals: Counter[str] = Counter()
+    for c in census:
+        totals.update(dict(c.found))
+        found = ", ".join(
+            f"{n} {name} (best {dict(c.best_confidence)[name]:.2f})" for name, n in c.found
+        )
+        out_console.print(f"{c.path.relative_to(root)}: {found or 'nothing'}")
+    out_console.print(
+        f"Total over {len(census)} photos at input {input_size}: "
+        + ", ".join(f"{n} {name}" for name, n in totals.most_common())
     )

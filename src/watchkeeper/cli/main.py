@@ -449,6 +449,7 @@ def main() -> None:
         bench_api,
         bench_count,
         bench_video,
+        count,
         serve,
     )
 

@@ -12,6 +12,8 @@ from typing import Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from watchkeeper.config.counting import CountingSettings
+
 PointXY = tuple[float, float]
 """A point in pixels of the full camera picture: (x, y)."""
 
@@ -165,6 +167,14 @@ class CameraSettings(BaseModel):
         default=ReconnectSettings(),
         title="Reconnect",
         description="Backoff between attempts to reopen a lost stream.",
+    )
+    counting: CountingSettings | None = Field(
+        default=None,
+        title="Object counting",
+        description=(
+            "Lines and zones counting people, vehicles and animals on this camera "
+            "(anonymous); empty means no counting."
+        ),
     )
 
     @model_validator(mode="after")

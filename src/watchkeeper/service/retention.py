@@ -2,7 +2,8 @@
 
 Each run is one audited transaction: match records past their watchlist's retention (or the site
 default), the people and templates of watchlists that ended longer ago than the grace period,
-and audit entries past theirs (leaving a tombstone, see ``governance.audit``). What went is
+and audit entries past theirs (leaving a tombstone, see ``governance.audit``); anonymous counting
+events and per-minute counts follow the sightings period. What went is
 counted per kind in a ``retention.purge`` record. Unmatched face crops and sightings are not
 stored yet; their counts are reported (as 0) so the report format stays stable.
 """
@@ -24,6 +25,7 @@ from watchkeeper.governance.authz import Permission, Principal
 from watchkeeper.governance.retention import DataKind, RetentionPolicy, cutoffs
 from watchkeeper.governance.review import ReviewQueue
 from watchkeeper.service.site import SYSTEM_ACTOR, Clock, Site
+from watchkeeper.store.counting import CountingRecords
 
 log = logging.getLogger(__name__)
 
@@ -85,6 +87,11 @@ class Retention:
                     templates += len(catalog.remove_identity(act.conn, ident.identity_id))
                     identities += 1
                 act.after_commit.append(partial(catalog.forget_index, record.gallery_id))
+            # Counting events and their minute counts are anonymous, but they still record when
+            # someone walked where: they follow the sightings period.
+            counting_events, count_buckets = CountingRecords(store).purge_before(
+                act.conn, limits[DataKind.SIGHTINGS]
+            )
             audit_removed = 0
             key_path = self._site.settings.governance.audit_signing_key
             result = act.audit_log.purge_before(
@@ -108,6 +115,8 @@ class Retention:
                 details={
                     **{kind.value: count for kind, count in removed.items()},
                     "identities": identities,
+                    "counting_events": counting_events,
+                    "count_buckets": count_buckets,
                 }
             )
             return PurgeReport(act.at, MappingProxyType(removed), identities)

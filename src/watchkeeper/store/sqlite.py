@@ -139,7 +139,48 @@ def _m3_recognition_keys(conn: sqlite3.Connection) -> None:
     )
 
 
-MIGRATIONS: tuple[Migration, ...] = (_m1_galleries, _m2_watchlists, _m3_recognition_keys)
+def _m4_counting(conn: sqlite3.Connection) -> None:
+    # Anonymous object counting: line and zone events, and per-minute counts kept as they come
+    # in (so a chart never has to scan the events). Neither table holds a face or an identity.
+    _run_script(
+        conn,
+        """
+        CREATE TABLE counting_events (
+            event_id TEXT PRIMARY KEY,
+            camera_id TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            place_id TEXT NOT NULL,
+            track_id INTEGER NOT NULL,
+            class_name TEXT NOT NULL,
+            class_group TEXT NOT NULL,
+            direction TEXT,
+            dwell_s REAL,
+            at TEXT NOT NULL,
+            body TEXT NOT NULL
+        );
+        CREATE INDEX counting_events_by_time ON counting_events(at);
+        CREATE INDEX counting_events_by_camera ON counting_events(camera_id, at);
+        CREATE TABLE count_buckets (
+            camera_id TEXT NOT NULL,
+            bucket_start_at TEXT NOT NULL,
+            place_id TEXT NOT NULL,
+            event_kind TEXT NOT NULL,
+            class_group TEXT NOT NULL,
+            direction TEXT NOT NULL DEFAULT '',
+            count INTEGER NOT NULL,
+            PRIMARY KEY (camera_id, bucket_start_at, place_id, event_kind, class_group, direction)
+        );
+        CREATE INDEX count_buckets_by_time ON count_buckets(bucket_start_at)
+        """,
+    )
+
+
+MIGRATIONS: tuple[Migration, ...] = (
+    _m1_galleries,
+    _m2_watchlists,
+    _m3_recognition_keys,
+    _m4_counting,
+)
 """Index i holds the step from schema version i to i + 1. Append only; never edit a shipped one."""
 
 

@@ -14,6 +14,7 @@ as ``models`` and ``tracking`` and may not import them; the CLI wires, for examp
         detector_factory=lambda r: YoloV4TinyDetector(
             input_size=r.input_size, threads=r.threads, classes=r.classes
         ),
+        tracker_factory=ObjectTracker,
     )
 """
 
@@ -30,7 +31,6 @@ from typing import Protocol
 
 from watchkeeper.core import CLASS_GROUPS, Image, Objects
 from watchkeeper.core.errors import InvalidInputError
-from watchkeeper.zones._iou_tracker import GreedyIouTracker
 from watchkeeper.zones.analytics import PresenceHeatmap
 from watchkeeper.zones.counting import LineCounter, ZoneMonitor
 from watchkeeper.zones.events import LineCrossed
@@ -49,9 +49,10 @@ RECALL_TARGET = 0.98
 
 
 class ObjectTracker(Protocol):
-    """What the bench needs from a tracker: track ids added to each frame's objects."""
+    """What the bench needs from a tracker (``tracking.objects.ObjectTracker`` satisfies it):
+    the frame's objects with track ids, negative for rows in no confirmed track yet."""
 
-    def update(self, objects: Objects) -> Objects: ...
+    def update(self, objects: Objects, frame_index: int) -> Objects: ...
 
 
 class _WeightsDigest(Protocol):
@@ -116,6 +117,12 @@ def _percentile(values: Sequence[float], q: float) -> float:
     return ordered[index]
 
 
+def _confirmed(objects: Objects) -> Objects:
+    if objects.track_id is None:
+        raise InvalidInputError("the tracker returned objects without track ids")
+    return objects[objects.track_id >= 0]  # negative: in no confirmed track yet
+
+
 def run_counting_bench(
     data_dir: Path,
     *,
@@ -129,17 +136,16 @@ def run_counting_bench(
     detector_factory: Callable[[DetectorRequest], CountingDetector],
     counting_input_size: int = 416,
     counting_threads: int = 2,
-    tracker_factory: Callable[[], ObjectTracker] | None = None,
+    tracker_factory: Callable[[], ObjectTracker],
 ) -> CountingBenchResult:
     """Measure latency, counting accuracy and pipeline rate; see the module docstring.
 
     ``detector_factory`` builds a detector for each setting measured (the counting run asks
-    for the person, vehicle and animal classes only); ``tracker_factory`` defaults to the
-    placeholder greedy-IoU tracker.
+    for the person, vehicle and animal classes only); ``tracker_factory`` builds a fresh
+    tracker for each clip.
     """
     if latency_frames < 1 or clips < 1 or clip_duration_s <= 0 or clip_fps <= 0:
         raise InvalidInputError("frame counts, clip count, duration and fps must be positive")
-    make_tracker: Callable[[], ObjectTracker] = tracker_factory or GreedyIouTracker
     sprites = load_sprites(data_dir)
     background = load_background(data_dir)
     counted_classes = frozenset(CLASS_GROUPS)
@@ -184,7 +190,7 @@ def run_counting_bench(
             sprites, background, seed=seed + c, duration_s=clip_duration_s, fps=clip_fps
         )
         width, height = clip.resolution_wh
-        tracker = make_tracker()
+        tracker = tracker_factory()
         counter = LineCounter([clip.line], camera_id=f"synthetic-{c}")
         zones = ZoneMonitor(
             [
@@ -200,7 +206,7 @@ def run_counting_bench(
             image = clip.frame(index)
             at = started_at + timedelta(seconds=clip.time_s(index))
             t0 = time.perf_counter()
-            tracked = tracker.update(detector.detect(image))
+            tracked = _confirmed(tracker.update(detector.detect(image), index))
             counted.extend(counter.update(tracked, at))
             zones.update(tracked, at)
             heatmap.add(tracked)
@@ -221,3 +227,38 @@ def run_counting_bench(
         pipeline_fps=frames / busy_s if busy_s > 0 else 0.0,
         weights_sha256=detector.manifest.weights_sha256,
     )
+
+
+@dataclass(frozen=True, slots=True)
+class ImageCensus:
+    """What the detector found in one photo: class name -> count."""
+
+    path: Path
+    found: tuple[tuple[str, int], ...]
+    best_confidence: tuple[tuple[str, float], ...]
+
+
+def detection_census(
+    paths: Sequence[Path], detector: CountingDetector, read_image: Callable[[Path], Image]
+) -> tuple[ImageCensus, ...]:
+    """Objects found per class in each photo: a sanity check of the detector on real pictures.
+
+    ``read_image`` gives an RGB array for a path (the CLI passes the project's image reader).
+    """
+    from collections import Counter
+
+    out = []
+    for path in paths:
+        objects = detector.detect(read_image(path))
+        counts = Counter(objects.class_name)
+        best: dict[str, float] = {}
+        for name, confidence in zip(objects.class_name, objects.confidence.tolist(), strict=True):
+            best[name] = max(best.get(name, 0.0), float(confidence))
+        out.append(
+            ImageCensus(
+                path=path,
+                found=tuple(sorted(counts.items())),
+                best_confidence=tuple(sorted(best.items())),
+            )
+        )
+    return tuple(out)

@@ -11,7 +11,7 @@ import pytest
 
 from watchkeeper.core import ClassGroup, Objects
 from watchkeeper.core.errors import InvalidInputError
-from watchkeeper.zones._iou_tracker import GreedyIouTracker
+from watchkeeper.tracking.objects import ObjectTracker, tracked_only
 from watchkeeper.zones.counting import LineCounter
 from watchkeeper.zones.events import Direction, LineCrossed
 from watchkeeper.zones.geometry import Line, LineSide
@@ -106,11 +106,11 @@ def test_clips_from_real_photos_count_perfectly_with_oracle_boxes(data_dir: Path
     assert len(clip.truth) >= 10
     assert {c.direction for c in clip.truth} == {Direction.IN, Direction.OUT}
 
-    tracker, counter = GreedyIouTracker(), LineCounter([clip.line], camera_id="oracle")
+    tracker, counter = ObjectTracker(), LineCounter([clip.line], camera_id="oracle")
     counted: list[LineCrossed] = []
     for i in range(clip.n_frames):
         at = T0 + timedelta(seconds=clip.time_s(i))
-        counted += counter.update(tracker.update(oracle_objects(clip, i)), at)
+        counted += counter.update(tracked_only(tracker.update(oracle_objects(clip, i), i)), at)
     score = score_crossings(clip, counted, T0)
     assert score.correct == score.true_crossings == len(clip.truth)
     assert score.extra == 0 and score.recall == 1.0
