@@ -7,7 +7,7 @@ watchlist is active *now*, and writes its audit record in the same transaction a
 (see :meth:`Site.act`). Detection alone (boxes and quality, no identity) needs no principal.
 
 Sub-services hang off the engine: ``engine.accounts``, ``engine.watchlists``, ``engine.review``,
-``engine.erasure``, ``engine.retention``, ``engine.oversight``.
+``engine.erasure``, ``engine.retention``, ``engine.oversight``, ``engine.video``.
 """
 
 from __future__ import annotations
@@ -137,6 +137,7 @@ class Engine:
         from watchkeeper.service.oversight import Oversight
         from watchkeeper.service.retention import Retention
         from watchkeeper.service.review import Review
+        from watchkeeper.service.video import Video
         from watchkeeper.service.watchlists import Watchlists
 
         self.settings = settings or Settings()
@@ -149,6 +150,7 @@ class Engine:
         self.erasure = Erasure(self.site)
         self.retention = Retention(self.site)
         self.oversight = Oversight(self.site)
+        self.video = Video(self)
 
     # -- life cycle --------------------------------------------------------------------------
     @property
