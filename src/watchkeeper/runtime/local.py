@@ -90,7 +90,9 @@ class CameraRunner:
     def stop(self) -> None:
         """Ask the runner to finish after the current frame (safe from any thread)."""
         self._stop.set()
-        self.source.close()
+        request = getattr(self.source, "request_stop", None)
+        if callable(request):
+            request()
 
     def _emit(self, event: Event | None) -> None:
         if event is None:

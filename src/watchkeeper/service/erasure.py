@@ -105,9 +105,7 @@ class Erasure:
                 i.identity_id for i in subjects
             )
             subject_ids = [i.identity_id for i in subjects]
-            sightings = SightingStore(self._site.store).delete_for_identities(
-                act.conn, subject_ids
-            )
+            sightings = SightingStore(self._site.store).delete_for_identities(act.conn, subject_ids)
             # Events naming the person go too, with any alert still owed to a receiver.
             EventLog(act.conn).delete_for_identities(subject_ids)
             draft = ErasureReceipt(

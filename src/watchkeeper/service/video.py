@@ -392,7 +392,9 @@ class Video:
             act.record(details={"sightings": len(found)})
             return found
 
-    def events(self, principal: Principal, after_seq: int = 0, limit: int = 100) -> list[StoredEvent]:
+    def events(
+        self, principal: Principal, after_seq: int = 0, limit: int = 100
+    ) -> list[StoredEvent]:
         """Stored events after ``after_seq`` (audited read)."""
         with self.site.act(
             principal,
@@ -434,4 +436,3 @@ class Video:
         """Store an event that needs no audit record (counting events, track starts)."""
         with self.site.store.transaction() as conn:
             return EventLog(conn).append(event, deliver_to)
-

@@ -288,7 +288,8 @@ class FaceTrackLoop:
             for tid in shown.track_id if shown.track_id is not None else ():
                 self._touch(int(tid), frame)
         started = tuple(
-            int(t) for t in (shown.track_id if shown.track_id is not None else ())
+            int(t)
+            for t in (shown.track_id if shown.track_id is not None else ())
             if self._tracks[int(t)].frames == 1
         )
         ended = tuple(

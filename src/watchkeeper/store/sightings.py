@@ -166,9 +166,11 @@ class SightingStore:
         return self.get(sighting_id, conn)
 
     def get(self, sighting_id: str, conn: sqlite3.Connection | None = None) -> SightingRecord:
-        row = (conn or self._store.conn).execute(
-            f"SELECT {_COLUMNS} FROM sightings WHERE sighting_id = ?", (sighting_id,)
-        ).fetchone()
+        row = (
+            (conn or self._store.conn)
+            .execute(f"SELECT {_COLUMNS} FROM sightings WHERE sighting_id = ?", (sighting_id,))
+            .fetchone()
+        )
         if row is None:
             raise NotFoundError(f"no sighting {sighting_id!r}")
         return _record(row)

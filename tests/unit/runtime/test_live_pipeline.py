@@ -47,9 +47,7 @@ def _run(
     return seen
 
 
-def test_a_known_face_becomes_one_candidate_and_one_sighting(
-    staff: Staff, tmp_path: Path
-) -> None:
+def test_a_known_face_becomes_one_candidate_and_one_sighting(staff: Staff, tmp_path: Path) -> None:
     staff.engine.enrol(staff.operator, "Ada", pattern_image(1), "staff", "consent", "HR")
     events = _run(staff, _folder(tmp_path, [1] * 12 + [0] * 40))
     kinds = [e.kind for e in events]
@@ -85,7 +83,9 @@ def test_confirmed_candidate_is_owed_to_the_sinks_and_rejected_is_not(
     settings = mock_settings(tmp_path / "home").model_copy(
         update={"video": VideoSettings(alerts=AlertSettings(webhook_url="http://127.0.0.1:9/x"))}
     )
-    staff.engine = Engine(settings, threshold=0.9, clock=FakeClock(), password_params=FAST_PASSWORDS)
+    staff.engine = Engine(
+        settings, threshold=0.9, clock=FakeClock(), password_params=FAST_PASSWORDS
+    )
     staff.engine.enrol(staff.operator, "Ada", pattern_image(1), "staff", "consent", "HR")
     _run(staff, _folder(tmp_path, [1] * 12), camera_id="door")
     _run(staff, _folder(tmp_path, [1] * 12, "second"), camera_id="gate")
