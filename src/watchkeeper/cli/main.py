@@ -449,6 +449,7 @@ def main() -> None:
         bench_count,
         bench_video,
         serve,
+        video,
     )
 
     app()

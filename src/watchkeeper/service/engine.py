@@ -7,7 +7,8 @@ watchlist is active *now*, and writes its audit record in the same transaction a
 (see :meth:`Site.act`). Detection alone (boxes and quality, no identity) needs no principal.
 
 Sub-services hang off the engine: ``engine.accounts``, ``engine.watchlists``, ``engine.review``,
-``engine.erasure``, ``engine.retention``, ``engine.oversight``, ``engine.video``.
+``engine.erasure``, ``engine.retention``, ``engine.oversight``, ``engine.video``,
+``engine.footage``.
 """
 
 from __future__ import annotations
@@ -134,6 +135,7 @@ class Engine:
     ) -> None:
         from watchkeeper.service.accounts import Accounts
         from watchkeeper.service.erasure import Erasure
+        from watchkeeper.service.footage import Footage
         from watchkeeper.service.oversight import Oversight
         from watchkeeper.service.retention import Retention
         from watchkeeper.service.review import Review
@@ -151,6 +153,7 @@ class Engine:
         self.retention = Retention(self.site)
         self.oversight = Oversight(self.site)
         self.video = Video(self)
+        self.footage = Footage(self)
 
     # -- life cycle --------------------------------------------------------------------------
     @property
