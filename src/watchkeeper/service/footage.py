@@ -230,12 +230,11 @@ class Footage:
             purpose=purpose if isinstance(purpose, str) else "",
         ) as act:
             validate_purpose(purpose)
-            if self.site.four_eyes():
-                if not approval_id:
-                    raise PermissionDeniedError(
-                        "a footage search needs an approved request (four-eyes): ask with "
-                        "`watchkeeper approvals request search.footage` and pass --approval"
-                    )
+            if self.site.four_eyes() and not approval_id:
+                raise PermissionDeniedError(
+                    "a footage search needs an approved request (four-eyes): ask with "
+                    "`watchkeeper search-footage PHOTO --ask SUMMARY`, then pass --approval"
+                )
             if approval_id:
                 ApprovalBook(act.conn, act.audit_log).consume(
                     approval_id, ApprovalKind.FOOTAGE_SEARCH, principal, now=act.at
