@@ -50,14 +50,15 @@ class VideoSettings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     detection_interval: int = Field(
-        default=4,
+        default=5,
         ge=1,
         le=100,
         title="Default detection interval",
         description=(
             "Run the face detector on every Nth frame and track in between, for cameras that "
-            "do not set their own. 4 keeps 25 fps 640x480 video real-time on 2 cores with "
-            "detection in a worker process (see docs/benchmarks.md)."
+            "do not set their own. HOG with upsampling 1 costs about 140 ms of CPU per "
+            "640x480 frame here, so with detection in a worker process 5 is the smallest "
+            "interval that keeps 25 fps real-time on 2 cores (see docs/benchmarks.md)."
         ),
     )
     detect_in_worker: bool = Field(

@@ -122,7 +122,8 @@ class CameraRunner:
             analyzer,
             self.camera,
             self.interval,
-            worker_settings=settings if self.detect_in_worker else None,
+            settings=settings,
+            in_worker=self.detect_in_worker,
         )
         loop = FaceTrackLoop(
             analyzer,

@@ -151,7 +151,7 @@ class Footage:
         frames = 0
         try:
             with VideoFileSource(path, source_id=camera_id, recorded_at=recorded_at) as source:
-                schedule = DetectionSchedule(analyzer, camera, interval)
+                schedule = DetectionSchedule(analyzer, camera, interval, settings)
                 for item in schedule.run(source):
                     frames += 1
                     summaries.extend(loop.step(item).ended)

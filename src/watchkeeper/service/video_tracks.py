@@ -96,15 +96,31 @@ class DetectionSchedule:
         analyzer: FaceAnalyzer,
         camera: CameraSettings,
         interval: int,
-        worker_settings: Settings | None = None,
+        settings: Settings | None = None,
+        in_worker: bool = False,
         max_pending: int | None = None,
     ) -> None:
+        """``settings`` (video-tuned, see :func:`video_settings`) choose the detector; without
+        them ``analyzer`` detects inline as configured."""
         if interval < 1:
             raise InvalidInputError("the detection interval must be at least 1")
         self.analyzer = analyzer
+        if settings is not None and not in_worker:
+            from watchkeeper.models.registry import make_detector
+
+            det = settings.detection
+            # Same aligner and embedder; only the detector follows the video settings.
+            self.analyzer = FaceAnalyzer(
+                make_detector(det.kind, det.upsample),
+                analyzer.aligner,
+                analyzer.embedder,
+                detection=det,
+                quality=analyzer.quality,
+                mirror_augment=analyzer.mirror_augment,
+            )
         self.camera = camera
         self.interval = interval
-        self.worker_settings = worker_settings
+        self.worker_settings = settings if in_worker else None
         self.max_pending = max_pending or max(2 * interval, 4)
         self._pool: ProcessPoolExecutor | None = None
         self.detections = 0
