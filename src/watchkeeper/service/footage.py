@@ -327,7 +327,12 @@ def blur_boxes(
         if right <= left or bottom <= top:
             continue
         region = out[top:bottom, left:right]
-        small = cv2.resize(region, (max(1, (right - left) // 16), max(1, (bottom - top) // 16)))
+        # Area averaging: a linear resize would keep single sharp pixels of the face.
+        small = cv2.resize(
+            region,
+            (max(1, (right - left) // 16), max(1, (bottom - top) // 16)),
+            interpolation=cv2.INTER_AREA,
+        )
         coarse = cv2.resize(small, (right - left, bottom - top), interpolation=cv2.INTER_LINEAR)
         out[top:bottom, left:right] = cv2.GaussianBlur(coarse, (0, 0), 3)
     return out
