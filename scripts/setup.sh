@@ -8,6 +8,16 @@ cd "$(dirname "$0")/.."
 APT_PACKAGES=(
   ffmpeg            # test clips and video decoding checks
   chromium          # the browser tests drive it through Playwright (never a downloaded browser)
+  mosquitto         # the MQTT broker the alert-delivery tests start
+  # A local RTSP server for the live-video tests and benchmark (run by Debian's system Python).
+  python3-gi
+  gir1.2-gst-rtsp-server-1.0
+  gstreamer1.0-rtsp
+  gstreamer1.0-plugins-base
+  gstreamer1.0-plugins-good
+  gstreamer1.0-plugins-bad
+  gstreamer1.0-plugins-ugly
+  gstreamer1.0-tools
 )
 
 need_apt=()

@@ -451,6 +451,7 @@ def main() -> None:
         bench_video,
         count,
         serve,
+        video,
     )
 
     app()

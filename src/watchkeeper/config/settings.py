@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from watchkeeper.config.api import ApiSettings
 from watchkeeper.config.governance import GovernanceSettings
 from watchkeeper.config.paths import default_home
+from watchkeeper.config.video import VideoSettings
 
 
 class _Section(BaseModel):
@@ -139,6 +140,7 @@ class Settings(_Section):
     )
     governance: GovernanceSettings = Field(default_factory=GovernanceSettings, title="Governance")
     api: ApiSettings = Field(default_factory=ApiSettings, title="HTTP service")
+    video: VideoSettings = Field(default_factory=VideoSettings, title="Video")
     workers: int = Field(
         0,
         ge=0,

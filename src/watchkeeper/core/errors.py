@@ -83,3 +83,9 @@ class SourceError(WatchkeeperError):
     """A camera, stream, video file or image folder cannot be opened or yields nothing usable."""
 
     exit_code = 13
+
+
+class DeliveryError(WatchkeeperError):
+    """An event could not be handed to an external receiver (webhook, MQTT broker) this time."""
+
+    exit_code = 14

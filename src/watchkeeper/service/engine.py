@@ -7,7 +7,8 @@ watchlist is active *now*, and writes its audit record in the same transaction a
 (see :meth:`Site.act`). Detection alone (boxes and quality, no identity) needs no principal.
 
 Sub-services hang off the engine: ``engine.accounts``, ``engine.watchlists``, ``engine.review``,
-``engine.erasure``, ``engine.retention``, ``engine.oversight``.
+``engine.erasure``, ``engine.retention``, ``engine.oversight``, ``engine.video``,
+``engine.footage``.
 """
 
 from __future__ import annotations
@@ -135,9 +136,11 @@ class Engine:
         from watchkeeper.service.accounts import Accounts
         from watchkeeper.service.apikeys import RecognitionKeys
         from watchkeeper.service.erasure import Erasure
+        from watchkeeper.service.footage import Footage
         from watchkeeper.service.oversight import Oversight
         from watchkeeper.service.retention import Retention
         from watchkeeper.service.review import Review
+        from watchkeeper.service.video import Video
         from watchkeeper.service.watchlists import Watchlists
 
         self.settings = settings or Settings()
@@ -151,6 +154,8 @@ class Engine:
         self.retention = Retention(self.site)
         self.oversight = Oversight(self.site)
         self.recognition_keys = RecognitionKeys(self.site)
+        self.video = Video(self)
+        self.footage = Footage(self)
 
     # -- life cycle --------------------------------------------------------------------------
     @property

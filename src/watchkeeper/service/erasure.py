@@ -2,7 +2,8 @@
 
 Erasing removes, in one audited transaction, every identity of that name (or the one identity
 id given) in every watchlist: their templates, the face crops stored with them, the review
-candidates that name them (with their probe crops), and, once the cache is told after commit,
+candidates that name them (with their probe crops), their sightings and the events naming
+them (with any alert still owed to a receiver), and, once the cache is told after commit,
 their entries in every search index. The receipt says what went and carries a digest, so the
 person (or an authority) can later check the receipt was not altered; the audit record holds
 the receipt's id and digest but not the person's name.
@@ -17,12 +18,14 @@ from dataclasses import asdict, dataclass
 from datetime import datetime
 
 from watchkeeper.core.errors import NotFoundError
+from watchkeeper.events.outbox import EventLog
 from watchkeeper.governance.audit import AuditAction
 from watchkeeper.governance.authz import Permission, Principal
 from watchkeeper.governance.policy import check_text, validate_free_text
 from watchkeeper.governance.review import ReviewQueue
 from watchkeeper.service.site import Site
 from watchkeeper.store.records import IdentityRecord
+from watchkeeper.store.sightings import SightingStore
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +104,10 @@ class Erasure:
             candidates = ReviewQueue(act.conn, act.audit_log).delete_for_identities(
                 i.identity_id for i in subjects
             )
+            subject_ids = [i.identity_id for i in subjects]
+            sightings = SightingStore(self._site.store).delete_for_identities(act.conn, subject_ids)
+            # Events naming the person go too, with any alert still owed to a receiver.
+            EventLog(act.conn).delete_for_identities(subject_ids)
             draft = ErasureReceipt(
                 receipt_id=f"erasure_{uuid.uuid4().hex[:20]}",
                 erased_at=act.at,
@@ -112,7 +119,7 @@ class Erasure:
                 face_crops=crops,
                 index_entries=index_entries,
                 review_candidates=candidates,
-                sightings=0,  # no sightings are stored yet; counted here once they are
+                sightings=sightings,
             )
             receipt = ErasureReceipt(**{**asdict(draft), "digest": draft.compute_digest()})
 
@@ -130,7 +137,7 @@ class Erasure:
                     "face_crops": crops,
                     "index_entries": index_entries,
                     "review_candidates": candidates,
-                    "sightings": 0,
+                    "sightings": sightings,
                 },
             )
             return receipt

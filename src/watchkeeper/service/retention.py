@@ -2,10 +2,11 @@
 
 Each run is one audited transaction: match records past their watchlist's retention (or the site
 default), the people and templates of watchlists that ended longer ago than the grace period,
-and audit entries past theirs (leaving a tombstone, see ``governance.audit``); anonymous counting
-events and per-minute counts follow the sightings period. What went is
-counted per kind in a ``retention.purge`` record. Unmatched face crops and sightings are not
-stored yet; their counts are reported (as 0) so the report format stays stable.
+and audit entries past theirs (leaving a tombstone, see ``governance.audit``). What went is
+counted per kind in a ``retention.purge`` record. Sightings (and the events of that age whose
+deliveries are done) go after the sightings period; the face crops of sightings that matched
+nobody go much sooner, after the unmatched-crops period. Anonymous counting events and
+per-minute counts follow the sightings period too.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from functools import partial
 from types import MappingProxyType
 
 from watchkeeper.core.errors import WatchkeeperError
+from watchkeeper.events.outbox import EventLog
 from watchkeeper.gallery.watchlist import has_ended
 from watchkeeper.governance.audit import AuditAction, load_private_key
 from watchkeeper.governance.authz import Permission, Principal
@@ -26,6 +28,7 @@ from watchkeeper.governance.retention import DataKind, RetentionPolicy, cutoffs
 from watchkeeper.governance.review import ReviewQueue
 from watchkeeper.service.site import SYSTEM_ACTOR, Clock, Site
 from watchkeeper.store.counting import CountingRecords
+from watchkeeper.store.sightings import SightingStore
 
 log = logging.getLogger(__name__)
 
@@ -104,9 +107,15 @@ class Retention:
             )
             if result is not None:
                 audit_removed = result.purged_count
+            sighting_store = SightingStore(store)
+            sightings = sighting_store.purge_before(act.conn, limits[DataKind.SIGHTINGS])
+            EventLog(act.conn).purge_before(limits[DataKind.SIGHTINGS])
+            crops = sighting_store.drop_unmatched_crops_before(
+                act.conn, limits[DataKind.UNMATCHED_FACE_CROPS]
+            )
             removed = {
-                DataKind.UNMATCHED_FACE_CROPS: 0,
-                DataKind.SIGHTINGS: 0,
+                DataKind.UNMATCHED_FACE_CROPS: crops,
+                DataKind.SIGHTINGS: sightings,
                 DataKind.MATCH_RECORDS: matches,
                 DataKind.EXPIRED_WATCHLIST_TEMPLATES: templates,
                 DataKind.AUDIT_ENTRIES: audit_removed,

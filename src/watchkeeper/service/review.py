@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from watchkeeper.events.outbox import EventLog
 from watchkeeper.governance.audit import AuditAction
 from watchkeeper.governance.authz import Permission, Principal
 from watchkeeper.governance.review import (
@@ -13,6 +14,7 @@ from watchkeeper.governance.review import (
     ReviewStatus,
 )
 from watchkeeper.service.site import Site
+from watchkeeper.service.video import external_sinks, record_alert
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,7 +87,7 @@ class Review:
             purpose=note if isinstance(note, str) else "",
         ) as act:
             # The queue writes the review.decide record in this transaction.
-            return ReviewQueue(act.conn, act.audit_log).decide(
+            decided = ReviewQueue(act.conn, act.audit_log).decide(
                 candidate_id,
                 confirm,
                 principal,
@@ -93,6 +95,11 @@ class Review:
                 forbid_own_search=self._site.four_eyes(),
                 now=act.at,
             )
+            if decided.status is ReviewStatus.CONFIRMED:
+                # The alert is stored, and owed to every external sink, in the same
+                # transaction as the confirmation: it cannot be confirmed and then lost.
+                record_alert(EventLog(act.conn), decided, external_sinks(self._site))
+            return decided
 
     def confirm(self, principal: Principal, candidate_id: str, note: str = "") -> ReviewCandidate:
         return self.decide(principal, candidate_id, True, note)

@@ -128,3 +128,11 @@ class SourceBase:
 
     def close(self) -> None:
         self._closed = True
+
+    def request_stop(self) -> None:
+        """Ask the thread iterating this source to stop at its next frame or retry.
+
+        Safe from any thread: unlike :meth:`close` it releases nothing another thread may be
+        reading from; the iterating thread closes the source as it leaves.
+        """
+        self._closed = True

@@ -175,11 +175,71 @@ def _m4_counting(conn: sqlite3.Connection) -> None:
     )
 
 
+def _m5_video(conn: sqlite3.Connection) -> None:
+    # Video: every event (the DB sink), an outbox per external sink so a receiver that is down
+    # loses nothing, and sightings (one per face track) with a sealed embedding and crop.
+    _run_script(
+        conn,
+        """
+        CREATE TABLE events (
+            seq INTEGER PRIMARY KEY AUTOINCREMENT,
+            event_id TEXT NOT NULL UNIQUE,
+            kind TEXT NOT NULL,
+            camera_id TEXT,
+            identity_id TEXT,
+            at TEXT NOT NULL,
+            payload TEXT NOT NULL
+        );
+        CREATE INDEX events_by_time ON events(at);
+        CREATE INDEX events_by_identity ON events(identity_id);
+        CREATE TABLE event_outbox (
+            item_id INTEGER PRIMARY KEY AUTOINCREMENT,
+            event_seq INTEGER NOT NULL REFERENCES events(seq) ON DELETE CASCADE,
+            sink TEXT NOT NULL,
+            attempts INTEGER NOT NULL DEFAULT 0,
+            next_attempt_at TEXT,
+            delivered_at TEXT,
+            last_error TEXT
+        );
+        CREATE INDEX outbox_pending ON event_outbox(sink, delivered_at, item_id);
+        CREATE TABLE sightings (
+            sighting_id TEXT PRIMARY KEY,
+            camera_id TEXT NOT NULL,
+            track_id INTEGER NOT NULL,
+            identity_id TEXT,
+            display_name TEXT,
+            watchlist TEXT,
+            link_id TEXT,
+            first_seen_at TEXT NOT NULL,
+            last_seen_at TEXT NOT NULL,
+            first_pts_s REAL NOT NULL,
+            last_pts_s REAL NOT NULL,
+            frames INTEGER NOT NULL,
+            best_box TEXT NOT NULL,
+            detector_score REAL NOT NULL,
+            quality REAL,
+            similarity REAL,
+            vote_share REAL,
+            contract_id TEXT,
+            embedding BLOB,
+            crop BLOB,
+            key_id TEXT,
+            created_at TEXT NOT NULL
+        );
+        CREATE INDEX sightings_by_identity ON sightings(identity_id);
+        CREATE INDEX sightings_by_time ON sightings(last_seen_at);
+        CREATE INDEX sightings_by_link ON sightings(link_id);
+        CREATE INDEX sightings_by_camera ON sightings(camera_id, first_seen_at);
+        """,
+    )
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     _m1_galleries,
     _m2_watchlists,
     _m3_recognition_keys,
     _m4_counting,
+    _m5_video,
 )
 """Index i holds the step from schema version i to i + 1. Append only; never edit a shipped one."""
 
