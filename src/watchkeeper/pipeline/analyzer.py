@@ -100,9 +100,18 @@ class FaceAnalyzer:
             resolution_wh=(w, h),
         )
         faces = self.locate(image).with_columns(meta=meta)
-        if len(faces) == 0:
-            return faces
-        faces = self.aligner.landmarks(image, faces)
+        return self.describe(image, faces, with_embeddings)
+
+    def describe(self, image: Image, boxes: Faces, with_embeddings: bool = True) -> Faces:
+        """Landmarks, quality verdicts and (optionally) templates for faces already located.
+
+        The one path from boxes to templates, so every caller (photos, video tracks, footage)
+        produces vectors exactly as this analyzer's contract says.
+        """
+        if len(boxes) == 0:
+            return boxes
+        h, w = image.shape[:2]
+        faces = self.aligner.landmarks(image, boxes)
         chips = self.aligner.chips(image, faces)
         faces = gate(faces, chips, (w, h), self.quality)
         if not with_embeddings:

@@ -36,7 +36,6 @@ from watchkeeper.core.errors import InvalidInputError
 from watchkeeper.models.base import l2_normalise
 from watchkeeper.pipeline.analyzer import FaceAnalyzer
 from watchkeeper.pipeline.factory import build_analyzer
-from watchkeeper.pipeline.quality import gate
 from watchkeeper.service.crops import face_crop_jpeg
 from watchkeeper.sources.regions import AnalysisView, camera_view
 from watchkeeper.tracking.base import UNTRACKED
@@ -352,15 +351,9 @@ class FaceTrackLoop:
         if not due:
             return []
         image = view.image
-        h, w = image.shape[:2]
-        faces = self.analyzer.aligner.landmarks(image, in_view[due])
-        chips = self.analyzer.aligner.chips(image, faces)
-        faces = gate(faces, chips, (w, h), self.analyzer.quality)
-        accepted = faces.accepted
-        embedded = faces.with_columns(
-            embedding=self.analyzer.embed_chips(chips, accepted),
-            track_id=in_frame.track_id[due],
-        )
+        described = self.analyzer.describe(image, in_view[due])
+        accepted = described.accepted
+        embedded = described.with_columns(track_id=in_frame.track_id[due])
         for i, row in enumerate(due):
             track = self._tracks[int(in_frame.track_id[row])]
             track.last_embed_detection = track.detections
