@@ -586,7 +586,7 @@ class Engine:
         """The people of a watchlist (a view of biometric records, audited).
 
         ``where`` filters on metadata keys; keys and values cross the protected-attribute policy,
-        so nobody can list people by ethnicity, nationality or the like.
+        which refuses any filter on ethnicity, nationality or the like.
         """
         with self.site.act(
             principal,
