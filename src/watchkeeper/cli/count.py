@@ -69,6 +69,19 @@ def count(
     input_size: Annotated[int, typer.Option(help="Detector input: 320 (fast) or 416.")] = 416,
     threads: Annotated[int, typer.Option(help="Detector threads.")] = 2,
     quiet: Annotated[bool, typer.Option(help="Do not print each event.")] = False,
+    record: Annotated[
+        bool, typer.Option(help="Store events and per-minute counts in the site database.")
+    ] = False,
+    webhook: Annotated[
+        str | None, typer.Option(help="Also deliver every event to this URL (implies --record).")
+    ] = None,
+    mqtt: Annotated[
+        str | None,
+        typer.Option(help="Also publish every event to this MQTT broker HOST[:PORT] (--record)."),
+    ] = None,
+    deliver_wait_s: Annotated[
+        float, typer.Option(help="At the end, wait this long for receivers to take what is owed.")
+    ] = 10.0,
 ) -> None:
     """Count crossings of lines and visits to zones (anonymous object counting)."""
     from pydantic import ValidationError
@@ -110,8 +123,14 @@ def count(
     report = CountingReport()
     started = time.perf_counter()
     frames = 0
+    delivery = _Delivery.open(record or bool(webhook or mqtt), webhook, mqtt)
     try:
-        pipeline = CountingPipeline(camera, detector_for(camera.counting or CountingSettings()))
+        pipeline = CountingPipeline(
+            camera,
+            detector_for(camera.counting or CountingSettings()),
+            records=delivery.records if delivery else None,
+            deliver_to=delivery.sink_names if delivery else (),
+        )
         with open_source(camera) as video:
             for result in pipeline.run(video):
                 report.add(result, pipeline)
@@ -120,6 +139,8 @@ def count(
                 if not state.json and not quiet:
                     for event in result.events:
                         out_console.print(_event_line(event))
+                if delivery and result.events:
+                    delivery.wake()
                 if not state.json and frames and frames % 100 == 0 and result.frame_index >= 0:
                     rate = frames / max(time.perf_counter() - started, 1e-9)
                     err_console.print(f"[dim]{frames} frames, {rate:.1f} frames/s[/]")
@@ -128,6 +149,13 @@ def count(
         fail(str(exc), exc.exit_code)
     except KeyboardInterrupt:
         fail("interrupted", 130)
+    finally:
+        owed = delivery.close(deliver_wait_s) if delivery else 0
+    if owed:
+        err_console.print(
+            f"[yellow]{owed} event deliveries still owed[/]: they stay in the outbox and go out "
+            "on the next run with the same receivers."
+        )
     elapsed = time.perf_counter() - started
     summary = report.summary()
     if state.json:
@@ -174,3 +202,58 @@ def count(
             f"{'a heat map, ' if files.heatmap else ''}{len(files.snapshots)} animal snapshot(s) "
             f"into {out}."
         )
+
+
+class _Delivery:
+    """The site database and, when receivers are named, an outbox dispatcher feeding them."""
+
+    def __init__(self, store: Any, records: Any, dispatcher: Any, sink_names: tuple[str, ...]):
+        self.store = store
+        self.records = records
+        self.dispatcher = dispatcher
+        self.sink_names = sink_names
+
+    @classmethod
+    def open(cls, wanted: bool, webhook: str | None, mqtt: str | None) -> _Delivery | None:
+        if not wanted:
+            return None
+        from watchkeeper.events.outbox import Backoff, Dispatcher
+        from watchkeeper.events.sinks import MqttSink, WebhookSink
+        from watchkeeper.service.engine import DB_FILE
+        from watchkeeper.store.counting import CountingRecords
+        from watchkeeper.store.sqlite import SqliteStore
+
+        store = SqliteStore(state.settings.home / DB_FILE).open()
+        sinks: dict[str, Any] = {}
+        if webhook:
+            sinks["webhook"] = WebhookSink(webhook)
+        if mqtt:
+            host, _, port = mqtt.partition(":")
+            sinks["mqtt"] = MqttSink(host, int(port) if port else 1883)
+        dispatcher = None
+        if sinks:
+            dispatcher = Dispatcher(store.transaction, sinks, Backoff(0.5, 2.0, 30.0))
+            dispatcher.start(poll_s=0.5)
+        return cls(store, CountingRecords(store), dispatcher, tuple(sinks))
+
+    def wake(self) -> None:
+        if self.dispatcher is not None:
+            self.dispatcher.wake()
+
+    def close(self, wait_s: float) -> int:
+        """Give receivers up to ``wait_s`` to take what is owed; returns what is still owed."""
+        from watchkeeper.events.outbox import EventLog
+
+        owed = 0
+        if self.dispatcher is not None:
+            deadline = time.monotonic() + wait_s
+            while True:
+                with self.store.transaction() as conn:
+                    owed = EventLog(conn).owed()
+                if owed == 0 or time.monotonic() >= deadline:
+                    break
+                self.dispatcher.wake()
+                time.sleep(0.2)
+            self.dispatcher.stop()
+        self.store.close()
+        return owed

@@ -149,6 +149,7 @@ class CountingPipeline:
         records: CountingRecords | None = None,
         face_hook: FaceHook | None = None,
         snapshot_gap_frames: int = 50,
+        deliver_to: tuple[str, ...] = (),
     ) -> None:
         settings = camera.counting or CountingSettings()
         self.camera = camera
@@ -157,6 +158,7 @@ class CountingPipeline:
         self.detector = detector
         self.tracker = tracker or ObjectTracker()
         self.records = records
+        self.deliver_to = deliver_to  # external sinks owed each stored event (needs records)
         self.face_hook = face_hook
         self.linker = PersonFaceLinker() if face_hook else None
         self.classes = settings.class_names()
@@ -292,7 +294,7 @@ class CountingPipeline:
             elif isinstance(event, DwellExceeded):
                 self.totals.dwell_alerts += 1
         if self.records is not None and events:
-            self.records.add(events)
+            self.records.add(events, deliver_to=self.deliver_to)
 
     def _snapshots(
         self, frame: Frame, tracked: Objects, index: int, detected: bool

@@ -16,6 +16,7 @@ from pydantic import TypeAdapter
 
 from watchkeeper.core import ClassGroup
 from watchkeeper.core.errors import InvalidInputError
+from watchkeeper.events.outbox import EventLog
 from watchkeeper.store.sqlite import SqliteStore
 from watchkeeper.zones.analytics import AnyCountingEvent, Bucket, CountRow, CountSeries
 from watchkeeper.zones.events import CountingEvent, Direction, LineCrossed
@@ -47,14 +48,26 @@ class CountingRecords:
         self.store = store
 
     def add(
-        self, events: Sequence[AnyCountingEvent], conn: sqlite3.Connection | None = None
+        self,
+        events: Sequence[AnyCountingEvent],
+        conn: sqlite3.Connection | None = None,
+        deliver_to: Sequence[str] = (),
     ) -> int:
-        """Store events and bump their minute buckets; one transaction unless ``conn`` is given."""
+        """Store events and bump their minute buckets; one transaction unless ``conn`` is given.
+
+        With ``deliver_to`` each event also enters the event log owed to those sinks, in the same
+        transaction, so counts reach webhook and MQTT receivers like every other event: in
+        order, retried, and never lost while a receiver is down.
+        """
         if not events:
             return 0
         if conn is None:
             with self.store.transaction() as own:
-                return self.add(events, own)
+                return self.add(events, own, deliver_to)
+        if deliver_to:
+            log = EventLog(conn)
+            for event in events:
+                log.append(event, deliver_to)
         for event in events:
             place = event.line_id if isinstance(event, LineCrossed) else event.zone_id
             direction = event.direction.value if isinstance(event, LineCrossed) else ""

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import csv
+import http.server
 import json
+import threading
 from pathlib import Path
+from typing import Any, ClassVar
 
 import numpy as np
 import pytest
@@ -111,3 +114,62 @@ def test_malformed_options_get_one_clear_line(tmp_path: Path, args: list[str], n
 def test_a_missing_source_is_a_clear_error(tmp_path: Path) -> None:
     result = runner.invoke(app, ["count", str(tmp_path / "nope.mp4"), "--line", "0,0,1,1"])
     assert result.exit_code != 0 and "nope.mp4" in result.output
+
+
+class _Receiver(http.server.BaseHTTPRequestHandler):
+    received: ClassVar[list[dict[str, Any]]] = []
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        type(self).received.append(json.loads(body))
+        self.send_response(204)
+        self.end_headers()
+
+    def log_message(self, *args: object) -> None:
+        return None
+
+
+def test_counting_events_reach_a_webhook_that_was_down_without_loss(tmp_path: Path) -> None:
+    """Events are stored and owed in one transaction; a receiver that is down gets them later."""
+    import socket
+
+    from watchkeeper.events.outbox import EventLog
+    from watchkeeper.store.sqlite import SqliteStore
+
+    clip = write_clip(tmp_path / "street.avi")
+    home = tmp_path / "home"
+    with socket.socket() as probe:  # a free loopback port, nobody listening yet
+        probe.bind(("127.0.0.1", 0))
+        port = int(probe.getsockname()[1])
+    args = [
+        "--home", str(home), "count", str(clip), "--line", "160,240,160,0:mid",
+        "--webhook", f"http://127.0.0.1:{port}/counts", "--quiet",
+    ]  # fmt: skip
+    first = runner.invoke(app, [*args, "--deliver-wait-s", "0.5"])
+    assert first.exit_code == 0, first.output
+    assert "event deliveries still owed" in first.stderr
+    with SqliteStore(home / "watchkeeper.db") as store:
+        stored = [e.event for e in EventLog(store.conn).recent()]
+        assert [e.kind for e in stored] == ["line_crossed", "line_crossed"]
+        assert EventLog(store.conn).owed("webhook") == 2
+    _Receiver.received = []
+    server = http.server.HTTPServer(("127.0.0.1", port), _Receiver)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        second = runner.invoke(app, args)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert second.exit_code == 0, second.output
+    assert "still owed" not in second.stderr
+    # The first run's events arrive first, in order, then this run's (identical content is
+    # stored once: the event id is derived from it).
+    got = [(r["kind"], r["class_group"], r["direction"]) for r in _Receiver.received]
+    assert got[:2] == [
+        (e.kind, e.class_group.value, e.direction.value)
+        for e in stored  # type: ignore[union-attr]
+    ]
+    assert {("line_crossed", "person", "in"), ("line_crossed", "animal", "out")} <= set(got)
+    with SqliteStore(home / "watchkeeper.db") as store:
+        assert EventLog(store.conn).owed() == 0
