@@ -26,6 +26,7 @@ from watchkeeper.api.routers import (
     recognition,
     review,
     users,
+    video,
     watchlists,
 )
 from watchkeeper.api.security import api_routes, declared_access
@@ -81,7 +82,18 @@ def create_app(
     )
     app.state.services = services
     install_error_handlers(app)
-    routers = (health, metrics, auth, detect, recognition, watchlists, review, oversight, users)
+    routers = (
+        health,
+        metrics,
+        auth,
+        detect,
+        recognition,
+        watchlists,
+        review,
+        oversight,
+        users,
+        video,
+    )
     for module in (
         *routers,
         apikeys,

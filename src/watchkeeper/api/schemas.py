@@ -432,3 +432,48 @@ class CfVerifyItem(_Dto):
 
 class CfVerifyResponse(_Dto):
     result: list[CfVerifyItem]
+
+
+# --- video: sightings, events, counts ----------------------------------------------------------
+
+
+class SightingOut(_Dto):
+    """One stored sighting; its embedding and face crop never leave the site through here."""
+
+    sighting_id: str
+    camera_id: str
+    track_id: int
+    identity_id: str | None = Field(description="None when the face matched nobody (unknown).")
+    display_name: str | None
+    watchlist: str | None
+    link_id: str | None = Field(description="Groups sightings linked as the same unknown person.")
+    first_seen_at: datetime
+    last_seen_at: datetime
+    frames: int
+    detector_score: float
+    quality: float | None
+    similarity: float | None
+    vote_share: float | None
+
+
+class EventOut(_Dto):
+    seq: int = Field(description="Position in the event log; pass as after_seq to read on.")
+    kind: str
+    at: datetime
+    camera_id: str | None
+    payload: dict[str, object]
+
+
+class CountOut(_Dto):
+    bucket_start_at: datetime
+    camera_id: str
+    place_id: str = Field(description="The line or zone counted at.")
+    event_kind: str
+    class_group: str
+    direction: str | None
+    count: int
+
+
+class CountsOut(_Dto):
+    bucket: str = Field(description="minute or hour.")
+    rows: list[CountOut] = Field(description="Non-zero buckets only, sorted by time then key.")
