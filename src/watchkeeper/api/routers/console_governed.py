@@ -327,6 +327,30 @@ def review(
     )
 
 
+# -- sightings ----------------------------------------------------------------------------------
+
+
+@router.get("/sightings")
+def sightings(
+    request: Request, principal: Annotated[Principal, _can("sightings")], camera: str = ""
+) -> HTMLResponse:
+    engine = _engine(request)
+    wanted = camera.strip()[:100] or None
+    found = engine_call(
+        request,
+        "sightings_list",
+        lambda: engine.video.list_sightings(principal, camera_id=wanted, limit=200),
+    )
+    return page(
+        "sightings.html",
+        "Sightings",
+        principal,
+        active="sightings",
+        sightings=found,
+        camera=wanted or "",
+    )
+
+
 @router.post("/review/{candidate_id}/decide")
 def review_decide(
     request: Request,
