@@ -5,7 +5,16 @@ from __future__ import annotations
 from datetime import timedelta
 from pathlib import Path
 
-from tests.api.conftest import PASSWORD, Service, build_service
+from fastapi.testclient import TestClient
+
+from tests.api.conftest import (
+    FAST_SCRYPT,
+    MOCK_THRESHOLD,
+    PASSWORD,
+    Service,
+    build_service,
+    service_settings,
+)
 from watchkeeper.governance.authz import UserStore
 
 PROBLEM = "application/problem+json"
@@ -104,3 +113,20 @@ def test_first_start_creates_an_admin_once(tmp_path: Path) -> None:
     restarted = next(again)
     assert restarted.announced == []
     again.close()
+
+
+def test_first_start_for_home_use_gives_the_one_person_every_role(tmp_path: Path) -> None:
+    from watchkeeper.api import create_app
+    from watchkeeper.api.accounts import InitialCredential
+    from watchkeeper.governance.authz import Role
+    from watchkeeper.service.engine import Engine
+
+    settings = service_settings(tmp_path)
+    engine = Engine(settings, threshold=MOCK_THRESHOLD, password_params=FAST_SCRYPT)
+    announced: list[InitialCredential] = []
+    app = create_app(settings, engine=engine, announce=announced.append, home_use=True)
+    with TestClient(app):
+        [credential] = announced
+        admin = engine.site.users().get(credential.username)
+        assert set(admin.roles) == set(Role)
+        assert not engine.site.four_eyes()

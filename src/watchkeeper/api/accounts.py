@@ -55,8 +55,11 @@ class Accounts:
     InitialCredential(username='admin')
     """
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, home_use: bool = False) -> None:
         self.engine = engine
+        # A site run by one person: the first account gets every role and four-eyes approval
+        # is switched off through the audited setting (see service.accounts.initialise).
+        self.home_use = home_use
         self._lock = threading.Lock()
         self._conn: sqlite3.Connection | None = None
         self._tokens: TokenStore | None = None
@@ -107,7 +110,7 @@ class Accounts:
         if accounts.is_initialised():
             return None
         password = secrets.token_urlsafe(18)
-        account = accounts.initialise(FIRST_ADMIN, password=password)
+        account = accounts.initialise(FIRST_ADMIN, password=password, home_use=self.home_use)
         accounts.revoke_token(account.principal, account.token.token_id)
         log.warning("first start: created the administrator account %r", FIRST_ADMIN)
         return InitialCredential(FIRST_ADMIN, password)

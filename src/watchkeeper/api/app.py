@@ -59,6 +59,7 @@ def create_app(
     accounts: Accounts | None = None,
     announce: Announce = log_initial_credential,
     login_clock: Callable[[], float] | None = None,
+    home_use: bool = False,
 ) -> FastAPI:
     """The service for ``settings.home``; models and stores open in the lifespan, not here."""
     metrics_ = Metrics()
@@ -67,7 +68,7 @@ def create_app(
     services = Services(
         settings=settings,
         engine=engine,
-        accounts=accounts or Accounts(engine),
+        accounts=accounts or Accounts(engine, home_use=home_use),
         metrics=metrics_,
         gate=EngineGate(metrics_),
         login_limiter=TokenBuckets(

@@ -31,6 +31,13 @@ def serve(
     ] = None,
     port: Annotated[int | None, typer.Option(help="TCP port (default 8000).")] = None,
     log_level: Annotated[str, typer.Option(help="debug, info, warning or error.")] = "info",
+    home_use: Annotated[
+        bool,
+        typer.Option(
+            help="On first start, one person runs this site: the first account gets every role "
+            "and four-eyes approval is switched off (an audited setting, shown in reports)."
+        ),
+    ] = False,
 ) -> None:
     """Run the API, the CompreFace-compatible API and the web console until Ctrl-C or SIGTERM.
 
@@ -65,7 +72,10 @@ def serve(
             "listening on %s, reachable from the network; put a TLS proxy in front", api.host
         )
     service = create_app(
-        settings, engine=Engine(settings, threshold=state.threshold), announce=announce
+        settings,
+        engine=Engine(settings, threshold=state.threshold),
+        announce=announce,
+        home_use=home_use,
     )
     out_console.print(f"Watchkeeper console: http://{api.host}:{api.port}/  (Ctrl-C stops it)")
     server = uvicorn.Server(
