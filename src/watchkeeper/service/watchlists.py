@@ -9,6 +9,7 @@ asks for, and an approver's decision applies that change in the same transaction
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, replace
 from datetime import datetime
 
@@ -194,6 +195,19 @@ class Watchlists:
             principal, name, reason, ApprovalKind.WATCHLIST_WIDEN, max_identities=max_identities
         )
 
+    def _change_act(
+        self, principal: Principal, name: str, reason: object
+    ) -> AbstractContextManager[Act]:
+        """The governed transaction every change to an existing watchlist runs in."""
+        return self._site.act(
+            principal,
+            AuditAction.WATCHLIST_CHANGE,
+            f"watchlist:{name}",
+            permission=Permission.WATCHLIST_MANAGE,
+            watchlist=name,
+            purpose=reason if isinstance(reason, str) else "",
+        )
+
     def _change(
         self,
         principal: Principal,
@@ -204,14 +218,7 @@ class Watchlists:
         expires_at: datetime | None = None,
         max_identities: int | None = None,
     ) -> WatchlistChange:
-        with self._site.act(
-            principal,
-            AuditAction.WATCHLIST_CHANGE,
-            f"watchlist:{name}",
-            permission=Permission.WATCHLIST_MANAGE,
-            watchlist=name,
-            purpose=reason if isinstance(reason, str) else "",
-        ) as act:
+        with self._change_act(principal, name, reason) as act:
             reason = _reason(reason)
             record = self._site.catalog.get(name)
             if record.status is not WatchlistStatus.ACTIVE:
@@ -279,14 +286,7 @@ class Watchlists:
 
     def revoke(self, principal: Principal, name: str, reason: str) -> WatchlistChange:
         """End a watchlist now: from this moment it matches nothing. No approval needed."""
-        with self._site.act(
-            principal,
-            AuditAction.WATCHLIST_CHANGE,
-            f"watchlist:{name}",
-            permission=Permission.WATCHLIST_MANAGE,
-            watchlist=name,
-            purpose=reason if isinstance(reason, str) else "",
-        ) as act:
+        with self._change_act(principal, name, reason) as act:
             reason = _reason(reason)
             record = self._site.catalog.get(name)
             if record.status is WatchlistStatus.REVOKED:

@@ -61,6 +61,17 @@ def _check_settings(dead_band_px: float, forget_after_s: float) -> None:
         raise InvalidInputError("forget_after_s must be a positive number of seconds")
 
 
+def _check_places(
+    ids: list[str], owner: str, place: str, dead_band_px: float, forget_after_s: float
+) -> None:
+    """The checks a line counter and a zone monitor share: places given, ids unique, settings."""
+    if not ids:
+        raise InvalidInputError(f"a {owner} needs at least one {place}")
+    if len(set(ids)) != len(ids):
+        raise InvalidInputError(f"{place} ids must be unique, got {ids}")
+    _check_settings(dead_band_px, forget_after_s)
+
+
 def _check_classes(classes: Iterable[str] | None) -> frozenset[str] | None:
     if classes is None:
         return None
@@ -130,12 +141,8 @@ class LineCounter:
         forget_after_s: float = 10.0,
         classes: Iterable[str] | None = None,
     ) -> None:
-        if not lines:
-            raise InvalidInputError("a line counter needs at least one line")
         ids = [line.line_id for line in lines]
-        if len(set(ids)) != len(ids):
-            raise InvalidInputError(f"line ids must be unique, got {ids}")
-        _check_settings(dead_band_px, forget_after_s)
+        _check_places(ids, "line counter", "line", dead_band_px, forget_after_s)
         self.lines = tuple(lines)
         self.camera_id = camera_id
         self.anchor = Anchor(anchor)
@@ -273,12 +280,8 @@ class ZoneMonitor:
         forget_after_s: float = 2.0,
         classes: Iterable[str] | None = None,
     ) -> None:
-        if not zones:
-            raise InvalidInputError("a zone monitor needs at least one zone")
         ids = [zone.zone_id for zone in zones]
-        if len(set(ids)) != len(ids):
-            raise InvalidInputError(f"zone ids must be unique, got {ids}")
-        _check_settings(dead_band_px, forget_after_s)
+        _check_places(ids, "zone monitor", "zone", dead_band_px, forget_after_s)
         self.zones = tuple(zones)
         self.camera_id = camera_id
         self.anchor = Anchor(anchor)
