@@ -4,9 +4,11 @@ CompreFace clients read, governance underneath, and the real compreface-sdk clie
 from __future__ import annotations
 
 import base64
+import io
 from pathlib import Path
 
 import pytest
+from PIL import Image
 
 from tests.api.conftest import PASSWORD, Service
 from tests.api.governed import ALICE_SEED, STAFF, STRANGER_SEED, create_staff_watchlist, photo
@@ -31,6 +33,18 @@ def door_key(service: Service, purpose: str = "front door entry", watchlist: str
     )
     assert issued.status_code == 201, issued.text
     assert issued.json()["details"]["watchlist"] == watchlist
+    key: str = issued.json()["key"]
+    return key
+
+
+def door_key_for(service: Service, watchlist: str) -> str:
+    """A second key for the door user (created by door_key) on another watchlist."""
+    issued = service.client.post(
+        "/api/compreface/keys",
+        json={"watchlist": watchlist, "purpose": "visitor desk", "username": "door"},
+        headers=service.headers("adam"),
+    )
+    assert issued.status_code == 201, issued.text
     key: str = issued.json()["key"]
     return key
 
@@ -235,6 +249,11 @@ def test_the_compreface_sdk_recognition_round_trip(service: Service, tmp_path: P
         verified = client.init_face_verification(key).verify(str(alice), str(alice))
         assert verified["result"][0]["face_matches"][0]["similarity"] > 0.99
 
+        same = collection.verify(str(alice), added["image_id"])
+        assert same["result"][0]["similarity"] > 0.99 and "x_min" in same["result"][0]["box"]
+        other = collection.verify(str(bob), added["image_id"])
+        assert other["result"][0]["similarity"] < same["result"][0]["similarity"]
+
         assert collection.delete(added["image_id"])["subject"] == "Alice"
         assert collection.delete_all("Bob") == {"deleted": 1}
         assert subjects.delete_all() == {"deleted": 2}
@@ -249,3 +268,180 @@ def test_the_compreface_sdk_recognition_round_trip(service: Service, tmp_path: P
 def test_recognition_routes_need_a_key(service: Service, path: str) -> None:
     response = service.client.get(path)
     assert response.status_code == 401 and response.json()["code"] == 20
+
+
+def _add(service: Service, key: dict[str, str], subject: str, seed: int) -> str:
+    added = service.client.post(
+        f"/api/v1/recognition/faces?subject={subject}", files=photo(seed), headers=key
+    )
+    assert added.status_code == 201, added.text
+    image_id: str = added.json()["image_id"]
+    return image_id
+
+
+def _audited(service: Service, action: str, target: str) -> list[dict[str, object]]:
+    log = service.client.get(
+        "/api/audit", params={"action": action, "limit": 200}, headers=service.headers("audrey")
+    )
+    assert log.status_code == 200, log.text
+    return [e for e in log.json()["entries"] if e["target"] == target]
+
+
+def test_example_image_is_the_stored_face_crop_and_each_look_is_audited(
+    service: Service,
+) -> None:
+    create_staff_watchlist(service)
+    key = {"x-api-key": door_key(service)}
+    image_id = _add(service, key, "Alice", ALICE_SEED)
+    got = service.client.get(f"/api/v1/recognition/faces/{image_id}/img", headers=key)
+    assert got.status_code == 200, got.text
+    assert got.headers["content-type"] == "image/jpeg"
+    assert got.headers["cache-control"] == "no-store"
+    assert got.content[:3] == b"\xff\xd8\xff"  # a JPEG
+    assert max(Image.open(io.BytesIO(got.content)).size) <= 112  # the crop, not the photo
+    (viewed,) = _audited(service, "gallery.view", f"template:{image_id}")
+    assert viewed["actor"] == "door" and viewed["watchlist"] == STAFF
+
+
+def test_bulk_delete_returns_what_went_skips_unknown_ids_and_audits_each(
+    service: Service,
+) -> None:
+    create_staff_watchlist(service)
+    key = {"x-api-key": door_key(service)}
+    alice = _add(service, key, "Alice", ALICE_SEED)
+    bob = _add(service, key, "Bob", BOB_SEED)
+    deleted = service.client.post(
+        "/api/v1/recognition/faces/delete", json=[alice, "tpl_nothing", bob, alice], headers=key
+    )
+    assert deleted.status_code == 200, deleted.text
+    assert deleted.json() == [
+        {"image_id": alice, "subject": "Alice"},
+        {"image_id": bob, "subject": "Bob"},
+    ]
+    assert service.client.get("/api/v1/recognition/faces", headers=key).json()["faces"] == []
+    # Subjects stay (as with CompreFace); only their photos went.
+    assert service.client.get("/api/v1/recognition/subjects", headers=key).json() == {
+        "subjects": ["Alice", "Bob"]
+    }
+    for image_id in (alice, bob):
+        (entry,) = _audited(service, "gallery.delete", f"template:{image_id}")
+        assert entry["outcome"] == "success" and entry["actor"] == "door"
+    not_a_list = service.client.post(
+        "/api/v1/recognition/faces/delete", json={"image_ids": [alice]}, headers=key
+    )
+    assert not_a_list.status_code in (400, 422)
+
+
+def test_verify_with_a_saved_example(service: Service) -> None:
+    create_staff_watchlist(service)
+    key = {"x-api-key": door_key(service)}
+    image_id = _add(service, key, "Alice", ALICE_SEED)
+    url = f"/api/v1/recognition/faces/{image_id}/verify"
+    same = service.client.post(
+        f"{url}?face_plugins=landmarks&status=true", files=photo(ALICE_SEED), headers=key
+    )
+    assert same.status_code == 200, same.text
+    body = same.json()
+    (face,) = body["result"]
+    assert set(face) == {"box", "similarity", "landmarks", "execution_time"}
+    assert face["similarity"] > 0.99 and face["box"]["x_max"] > face["box"]["x_min"]
+    assert body["plugins_versions"]["calculator"]
+    stranger = service.client.post(url, files=photo(STRANGER_SEED), headers=key)
+    assert stranger.status_code == 200, stranger.text
+    assert stranger.json()["result"][0]["similarity"] < face["similarity"]
+    # Each comparison is a 1:1 search, recorded under the key's purpose.
+    checks = _audited(service, "search.verify", f"template:{image_id}")
+    assert len(checks) == 2
+    assert {c["purpose"] for c in checks} == {"front door entry"}
+    assert {c["details"]["identity"] for c in checks} == {checks[0]["details"]["identity"]}
+
+
+def test_example_routes_refuse_without_a_valid_key(service: Service) -> None:
+    create_staff_watchlist(service)
+    key = {"x-api-key": door_key(service)}
+    image_id = _add(service, key, "Alice", ALICE_SEED)
+    calls = [
+        ("get", f"/api/v1/recognition/faces/{image_id}/img", {}),
+        ("post", "/api/v1/recognition/faces/delete", {"json": [image_id]}),
+        ("post", f"/api/v1/recognition/faces/{image_id}/verify", {"files": photo(ALICE_SEED)}),
+    ]
+    for method, url, kwargs in calls:
+        missing = getattr(service.client, method)(url, **kwargs)
+        assert missing.status_code == 401 and missing.json()["code"] == 20, url
+        wrong = getattr(service.client, method)(url, headers={"x-api-key": "wkcf_wrong"}, **kwargs)
+        assert wrong.status_code == 401 and wrong.json()["code"] == 20, url
+        unbound = getattr(service.client, method)(
+            url, headers={"x-api-key": service.token("door")}, **kwargs
+        )
+        assert unbound.status_code == 403 and "bound to a watchlist" in unbound.json()["message"]
+    # Nothing was deleted by the refused calls.
+    assert (
+        service.client.get(f"/api/v1/recognition/faces/{image_id}/img", headers=key).status_code
+        == 200
+    )
+
+
+def test_example_routes_refuse_unknown_ids_and_other_watchlists(service: Service) -> None:
+    create_staff_watchlist(service)
+    create_staff_watchlist(service, name="visitors")
+    key = {"x-api-key": door_key(service)}
+    other = {"x-api-key": door_key_for(service, "visitors")}
+    image_id = _add(service, key, "Alice", ALICE_SEED)
+    for headers, wanted in ((key, "tpl_nothing"), (other, image_id)):
+        shown = service.client.get(f"/api/v1/recognition/faces/{wanted}/img", headers=headers)
+        assert shown.status_code == 404, shown.text
+        checked = service.client.post(
+            f"/api/v1/recognition/faces/{wanted}/verify", files=photo(ALICE_SEED), headers=headers
+        )
+        assert checked.status_code == 404, checked.text
+    # Another watchlist's key cannot delete it either: the id is skipped.
+    assert (
+        service.client.post(
+            "/api/v1/recognition/faces/delete", json=[image_id], headers=other
+        ).json()
+        == []
+    )
+    assert (
+        service.client.get(f"/api/v1/recognition/faces/{image_id}/img", headers=key).status_code
+        == 200
+    )
+
+
+def test_expired_watchlist_shows_and_verifies_nothing_but_may_still_be_emptied(
+    service: Service,
+) -> None:
+    create_staff_watchlist(service, days=2)
+    key = {"x-api-key": door_key(service)}
+    image_id = _add(service, key, "Alice", ALICE_SEED)
+    service.clock.advance(3 * 86400)
+    shown = service.client.get(f"/api/v1/recognition/faces/{image_id}/img", headers=key)
+    assert shown.status_code == 403 and "expired" in shown.json()["message"]
+    checked = service.client.post(
+        f"/api/v1/recognition/faces/{image_id}/verify", files=photo(ALICE_SEED), headers=key
+    )
+    assert checked.status_code == 403 and "expired" in checked.json()["message"]
+    assert checked.json()["code"] == 7
+    # Removing data never waits on a watchlist's term.
+    deleted = service.client.post("/api/v1/recognition/faces/delete", json=[image_id], headers=key)
+    assert deleted.json() == [{"image_id": image_id, "subject": "Alice"}]
+
+
+def test_verify_with_example_needs_the_verify_right(service: Service) -> None:
+    create_staff_watchlist(service)
+    issued = service.client.post(
+        "/api/compreface/keys",
+        json={"watchlist": STAFF, "purpose": "door"},
+        headers=service.headers("olive"),
+    ).json()
+    key = {"x-api-key": issued["key"]}  # olive is an operator: she may enrol, not verify
+    image_id = _add(service, key, "Alice", ALICE_SEED)
+    refused = service.client.post(
+        f"/api/v1/recognition/faces/{image_id}/verify", files=photo(ALICE_SEED), headers=key
+    )
+    assert refused.status_code == 403 and refused.json()["code"] == 7
+    demographic = service.client.post(
+        f"/api/v1/recognition/faces/{image_id}/verify?face_plugins=gender",
+        files=photo(ALICE_SEED),
+        headers={"x-api-key": door_key(service)},
+    )
+    assert demographic.status_code == 403 and "demographic" in demographic.json()["message"]

@@ -434,6 +434,25 @@ class CfVerifyResponse(_Dto):
     result: list[CfVerifyItem]
 
 
+class CfExampleMatch(_Dto):
+    """One face of an uploaded image compared with one saved example."""
+
+    box: CfBox
+    similarity: float
+    landmarks: list[list[int]] | None = None
+    execution_time: dict[str, float] | None = None
+
+
+class CfVerifyExampleResponse(_Dto):
+    result: list[CfExampleMatch]
+    plugins_versions: dict[str, str]
+
+
+class CfDeletedExample(_Dto):
+    image_id: str
+    subject: str
+
+
 # --- video: sightings, events, counts ----------------------------------------------------------
 
 

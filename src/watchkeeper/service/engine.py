@@ -43,6 +43,7 @@ from watchkeeper.governance.policy import (
     check_field_name,
     check_metadata,
     check_text,
+    safe_excerpt,
     validate_free_text,
 )
 from watchkeeper.models.calibration import load_calibration
@@ -57,7 +58,14 @@ from watchkeeper.store.sqlite import SqliteStore
 
 log = logging.getLogger(__name__)
 
-__all__ = ["DB_FILE", "Engine", "EnrolResult", "IdentifyResult", "ImageInput"]
+__all__ = [
+    "DB_FILE",
+    "Engine",
+    "EnrolResult",
+    "IdentifyResult",
+    "ImageInput",
+    "TemplateVerification",
+]
 
 ImageInput = str | Path | Frame | np.ndarray
 
@@ -93,6 +101,20 @@ class IdentifyResult:
     faces: Faces
     matches: tuple[Match, ...]
     candidate_ids: tuple[str | None, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class TemplateVerification:
+    """Faces of a probe compared one by one with one stored photo (a template).
+
+    ``results`` is row-aligned with ``faces``; faces that failed the quality gates are not
+    compared and read ``Decision.REJECTED`` with a similarity of 0.
+    """
+
+    template_id: str
+    identity_id: str
+    faces: Faces
+    results: tuple[Verification, ...]
 
 
 def validate_purpose(purpose: object) -> str:
@@ -440,6 +462,78 @@ class Engine:
             act.record(details={"decision": decision.value, "similarity": f"{sim:.4f}"})
             return Verification(decision, sim, threshold, fmr)
 
+    def _template_in(self, template_id: object, record: GalleryRecord) -> TemplateRecord:
+        if not isinstance(template_id, str) or not template_id.strip():
+            raise InvalidInputError("a photo id is needed")
+        found = self.site.store.templates(gallery_id=record.gallery_id, template_id=template_id)
+        if not found:
+            raise NotFoundError(
+                f"no photo {safe_excerpt(template_id, 40)!r} in watchlist {record.name!r}"
+            )
+        return found[0]
+
+    def verify_template(
+        self,
+        principal: Principal,
+        image: ImageInput,
+        template_id: str,
+        watchlist: str,
+        purpose: str,
+        target_fmr: float | None = None,
+    ) -> TemplateVerification:
+        """Is each face in ``image`` the person of one stored photo? (1:1 per face, audited)
+
+        The photo must be in ``watchlist``, and the watchlist active now: comparing against a
+        stored face is a use of the gallery like any search.
+        """
+        target = f"template:{safe_excerpt(template_id, 40)}"
+        self.site.check(
+            principal,
+            Permission.SEARCH_VERIFY,
+            AuditAction.SEARCH_VERIFY,
+            target,
+            watchlist=watchlist,
+            purpose=purpose if isinstance(purpose, str) else "",
+        )
+        fmr = target_fmr if target_fmr is not None else self.settings.recognition.target_fmr
+        threshold = self.threshold(fmr)
+        faces = self.analyzer.analyze(self._frame(image))
+        with self.site.act(
+            principal,
+            AuditAction.SEARCH_VERIFY,
+            target,
+            permission=Permission.SEARCH_VERIFY,
+            watchlist=watchlist,
+            purpose=purpose if isinstance(purpose, str) else "",
+        ) as act:
+            validate_purpose(purpose)
+            record = self.site.active_watchlist(validate_watchlist_name(watchlist), act.at)
+            self.analyzer.contract.require_same(record.contract_id)
+            template = self._template_in(template_id, record)
+            if len(faces) and faces.embedding is None:
+                raise InvalidInputError("faces carry no embeddings")
+            results = []
+            for row in range(len(faces)):
+                if faces.rejected[row] or faces.embedding is None:
+                    results.append(Verification(Decision.REJECTED, 0.0, threshold, fmr))
+                    continue
+                sim = float(np.dot(faces.embedding[row], template.embedding))
+                decision = Decision.MATCH if sim >= threshold else Decision.UNKNOWN
+                results.append(Verification(decision, sim, threshold, fmr))
+            compared = [r for r in results if r.decision is not Decision.REJECTED]
+            best = max((r.similarity for r in compared), default=None)
+            act.record(
+                details={
+                    "identity": template.identity_id,
+                    "faces": len(faces),
+                    "matches": sum(1 for r in compared if r.decision is Decision.MATCH),
+                    "similarity": "none" if best is None else f"{best:.4f}",
+                }
+            )
+            return TemplateVerification(
+                template.template_id, template.identity_id, faces, tuple(results)
+            )
+
     # -- 1:N ---------------------------------------------------------------------------------
     def identify(
         self,
@@ -740,6 +834,28 @@ class Engine:
             )
             act.record(target=f"identity:{ident.identity_id}", details={"templates": len(removed)})
             return len(removed)
+
+    def template_image(self, principal: Principal, template_id: str, watchlist: str) -> bytes:
+        """The face picture kept with one stored photo, as JPEG: a view of biometric data,
+        audited, and only while the watchlist is active.
+
+        Enrolment keeps a small face crop, never the whole photo, so the crop is what there is.
+        """
+        with self.site.act(
+            principal,
+            AuditAction.BIOMETRIC_VIEW,
+            f"template:{safe_excerpt(template_id, 40)}",
+            permission=Permission.GALLERY_VIEW,
+            watchlist=watchlist,
+            purpose="show an enrolled face",
+        ) as act:
+            record = self.site.active_watchlist(validate_watchlist_name(watchlist), act.at)
+            template = self._template_in(template_id, record)
+            crop = self.site.store.template_crop(template.template_id)
+            if crop is None:
+                raise NotFoundError(f"photo {template.template_id!r} has no stored face picture")
+            act.record(details={"identity": template.identity_id, "faces_shown": 1})
+            return crop
 
     def delete_template(self, principal: Principal, template_id: str, watchlist: str) -> str:
         """Remove one template of a person in ``watchlist``; returns the person's identity id."""

@@ -770,7 +770,10 @@ class SqliteStore:
         return int(row[0])
 
     def templates(
-        self, gallery_id: str | None = None, identity_id: str | None = None
+        self,
+        gallery_id: str | None = None,
+        identity_id: str | None = None,
+        template_id: str | None = None,
     ) -> list[TemplateRecord]:
         sql = (
             "SELECT t.template_id, t.identity_id, t.contract_id, t.dim, t.embedding, t.source, "
@@ -785,6 +788,9 @@ class SqliteStore:
         if identity_id is not None:
             clauses.append("t.identity_id = ?")
             args.append(identity_id)
+        if template_id is not None:
+            clauses.append("t.template_id = ?")
+            args.append(template_id)
         if clauses:
             sql += "WHERE " + " AND ".join(clauses)
         out = []

@@ -12,6 +12,10 @@ Where Watchkeeper answers differently on purpose:
   nearest subjects whatever their similarity.
 * renaming a subject onto a name already in use is refused instead of merging the two.
 * the age, gender and calculator (embedding) plugins are refused, as in detection.
+* the image of a saved example is the small face crop enrolment keeps (the whole photo is
+  never stored), and an unknown id answers 404 instead of an empty body.
+* showing an example and verifying against one need the key's watchlist to be active; deleting
+  never waits, so examples of an expired watchlist can still be removed.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ import math
 import time
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Query, Request
+from fastapi import APIRouter, Body, Query, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from watchkeeper.api.routers.compreface import (
@@ -35,18 +39,21 @@ from watchkeeper.api.routers.compreface import (
     read_image_fields,
 )
 from watchkeeper.api.schemas import (
+    CfDeletedExample,
+    CfExampleMatch,
     CfFace,
     CfFaceMatch,
     CfRecognizedFace,
     CfRecognizeResponse,
     CfSubjectMatch,
+    CfVerifyExampleResponse,
     CfVerifyItem,
     CfVerifyResponse,
 )
 from watchkeeper.api.security import Credential, bound_key, requires
 from watchkeeper.api.state import engine_call, services_of
 from watchkeeper.core import Decision, Frame
-from watchkeeper.core.errors import InvalidInputError, NoFaceError
+from watchkeeper.core.errors import InvalidInputError, NoFaceError, NotFoundError
 from watchkeeper.governance.authz import Permission, Principal
 from watchkeeper.governance.policy import POLICY_STATEMENT, safe_excerpt
 from watchkeeper.service.apikeys import RecognitionKey
@@ -248,6 +255,56 @@ def delete_faces(
     return {"deleted": engine_call(request, "delete_faces", run)}
 
 
+# Most ids one bulk delete takes; each is its own audited deletion.
+MAX_BULK_DELETE = 1000
+
+
+@router.post("/recognition/faces/delete", response_model=list[CfDeletedExample])
+def delete_faces_by_id(
+    request: Request,
+    principal: Annotated[Principal, requires(Permission.GALLERY_DELETE, credential=KEY)],
+    image_ids: Annotated[list[str], Body(max_length=MAX_BULK_DELETE)],
+) -> list[CfDeletedExample]:
+    """Delete several saved photos by id; ids not in the key's watchlist are skipped, as
+    CompreFace does. Each deletion is audited on its own, like a single delete."""
+    key = bound_key(request)
+    engine = _engine(request)
+
+    def run() -> list[CfDeletedExample]:
+        deleted = []
+        for image_id in dict.fromkeys(image_ids):  # each id once, in the order given
+            try:
+                identity_id = engine.delete_template(principal, image_id, key.watchlist)
+            except NotFoundError:
+                continue  # the refused attempt is in the audit log all the same
+            subject = engine.store.get_identity(identity_id).display_name
+            deleted.append(CfDeletedExample(image_id=image_id, subject=subject))
+        return deleted
+
+    return engine_call(request, "delete_faces", run)
+
+
+@router.get(
+    "/recognition/faces/{image_id}/img",
+    response_class=Response,
+    responses={200: {"content": {"image/jpeg": {}}}},
+)
+def face_image(
+    request: Request,
+    image_id: str,
+    principal: Annotated[Principal, requires(Permission.GALLERY_VIEW, credential=KEY)],
+) -> Response:
+    """The face picture kept with a saved photo (JPEG); each look is audited."""
+    key = bound_key(request)
+    jpeg = engine_call(
+        request,
+        "face_image",
+        lambda: _engine(request).template_image(principal, image_id, key.watchlist),
+    )
+    # A biometric picture: no shared cache may keep a copy.
+    return Response(jpeg, media_type="image/jpeg", headers={"cache-control": "no-store"})
+
+
 @router.delete("/recognition/faces/{image_id}")
 def delete_face(
     request: Request,
@@ -362,3 +419,55 @@ async def verify(
 
     item = await run_in_threadpool(engine_call, request, "verify", run)
     return CfVerifyResponse(result=[item])
+
+
+@router.post(
+    "/recognition/faces/{image_id}/verify",
+    response_model=CfVerifyExampleResponse,
+    response_model_exclude_none=True,
+    openapi_extra=_IMAGE_BODY,
+)
+async def verify_with_example(
+    request: Request,
+    image_id: str,
+    principal: Annotated[Principal, requires(Permission.SEARCH_VERIFY, credential=KEY)],
+    limit: Annotated[int, Query(ge=0)] = 0,
+    det_prob_threshold: Annotated[float, Query(ge=0.0, le=1.0)] = 0.0,
+    face_plugins: Plugins = None,
+    status: bool = False,
+) -> CfVerifyExampleResponse:
+    """Compare each face of the uploaded image with one saved photo, for the key's purpose.
+
+    The 1:1 verification use-case underneath: audited, thresholded by the calibration of the
+    embedding contract; faces that fail the quality gates are not compared or listed.
+    """
+    plugins = parse_face_plugins(face_plugins)
+    key = bound_key(request)
+    frame = await read_image_field(request, "file")
+    engine = _engine(request)
+    start = time.perf_counter()
+    checked = await run_in_threadpool(
+        engine_call,
+        request,
+        "verify",
+        lambda: engine.verify_template(principal, frame, image_id, key.watchlist, key.purpose),
+    )
+    elapsed_ms = round((time.perf_counter() - start) * 1000.0, 1)
+    rows = [i for i, r in enumerate(checked.results) if r.decision is not Decision.REJECTED]
+    if not rows:
+        raise NoFaceError(NO_FACE_MESSAGE)
+    compared = checked.faces[rows]
+    result = [
+        CfExampleMatch(
+            box=cf_box(frame, compared, j),
+            similarity=round(checked.results[rows[j]].similarity, 5),
+            landmarks=cf_landmarks(frame, compared, j, plugins),
+            execution_time={"detector_and_calculator": elapsed_ms} if status else None,
+        )
+        for j in chosen_rows(compared, limit, det_prob_threshold)
+    ]
+    if not result:
+        raise NoFaceError(NO_FACE_MESSAGE)
+    return CfVerifyExampleResponse(
+        result=result, plugins_versions=plugin_versions(request, plugins, "calculator")
+    )
