@@ -18,6 +18,7 @@ from watchkeeper.api.routers import (
     compreface,
     compreface_recognition,
     console,
+    console_forms,
     console_governed,
     detect,
     health,
@@ -101,6 +102,7 @@ def create_app(
         compreface,
         compreface_recognition,
         console_governed,
+        console_forms,
         console,
     ):
         _document_access(module.router)

@@ -53,6 +53,16 @@ PAGE_ACCESS: dict[str, tuple[Permission, ...]] = {
     "retention": (Permission.SETTINGS_READ, Permission.RETENTION_PURGE, Permission.REPORTS_READ),
     "report": (Permission.REPORTS_READ,),
     "users": (Permission.USERS_MANAGE,),
+    "counts": (Permission.CAMERAS_MANAGE,),
+    "erasure": (Permission.DATA_ERASE,),
+    # A recognition key acts as its user, so anyone who may enrol, view or search may hold one.
+    "keys": (
+        Permission.GALLERY_ENROL,
+        Permission.GALLERY_VIEW,
+        Permission.SEARCH_IDENTIFY,
+        Permission.SEARCH_VERIFY,
+        Permission.USERS_MANAGE,
+    ),
 }
 
 

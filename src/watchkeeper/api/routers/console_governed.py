@@ -75,6 +75,7 @@ def _watchlists_page(
         status_code=status,
         active="watchlists",
         watchlists=infos,
+        max_days=services_of(request).settings.governance.max_watchlist_days,
         notice=request.query_params.get("notice", ""),
         **{"error": "", "form": {}, **context},
     )
