@@ -330,6 +330,10 @@ def test_bulk_delete_returns_what_went_skips_unknown_ids_and_audits_each(
         "/api/v1/recognition/faces/delete", json={"image_ids": [alice]}, headers=key
     )
     assert not_a_list.status_code in (400, 422)
+    too_many = service.client.post(
+        "/api/v1/recognition/faces/delete", json=[f"tpl_{i}" for i in range(1001)], headers=key
+    )
+    assert too_many.status_code in (400, 422)
 
 
 def test_verify_with_a_saved_example(service: Service) -> None:
