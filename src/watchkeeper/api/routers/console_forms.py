@@ -17,7 +17,12 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, Response
 
 from watchkeeper.api.routers.console import PAGE_ACCESS, page
-from watchkeeper.api.routers.console_governed import _attempt, _back, _day, _watchlists_page
+from watchkeeper.api.routers.console_governed import (
+    attempt_action,
+    parse_day,
+    redirect_back,
+    render_watchlists_page,
+)
 from watchkeeper.api.security import requires
 from watchkeeper.api.state import engine_call, services_of
 from watchkeeper.core.errors import InvalidInputError
@@ -43,8 +48,8 @@ def _can(name: str) -> object:
 
 def _changed(change: WatchlistChange, done: str) -> Response:
     if change.applied:
-        return _back("/watchlists", done)
-    return _back(
+        return redirect_back("/watchlists", done)
+    return redirect_back(
         "/watchlists",
         f"Request {change.approval_id} filed: the change waits for approval by a second person "
         "on the Approvals page.",
@@ -67,16 +72,16 @@ def watchlist_extend(
     try:
         if not expires_on.strip():
             raise InvalidInputError("give the new end date, like 2026-05-01")
-        until = _day(expires_on.strip(), engine.site.now())
+        until = parse_day(expires_on.strip(), engine.site.now())
     except InvalidInputError as exc:
-        return _watchlists_page(request, principal, 400, error=str(exc))
-    change, error, status = _attempt(
+        return render_watchlists_page(request, principal, 400, error=str(exc))
+    change, error, status = attempt_action(
         request,
         "watchlist_extend",
         lambda: engine.watchlists.extend(principal, name, until, reason),
     )
     if change is None:
-        return _watchlists_page(request, principal, status, error=error)
+        return render_watchlists_page(request, principal, status, error=error)
     return _changed(change, f"Watchlist {name} now ends on {until:%Y-%m-%d}.")
 
 
@@ -91,17 +96,17 @@ def watchlist_widen(
     """A new most-people limit (blank: no limit); more people needs approval under four-eyes."""
     text = max_people.strip()
     if text and not text.isdigit():
-        return _watchlists_page(
+        return render_watchlists_page(
             request, principal, 400, error="the most people is a whole number, or blank"
         )
     limit = int(text) if text else None
-    change, error, status = _attempt(
+    change, error, status = attempt_action(
         request,
         "watchlist_widen",
         lambda: _engine(request).watchlists.widen(principal, name, limit, reason),
     )
     if change is None:
-        return _watchlists_page(request, principal, status, error=error)
+        return render_watchlists_page(request, principal, status, error=error)
     size = "no limit" if limit is None else f"at most {limit} people"
     return _changed(change, f"Watchlist {name} now holds {size}.")
 
@@ -140,7 +145,7 @@ def erasure_submit(
     """First post: a confirmation step naming what goes. Second (confirmed=yes): the erasure."""
     if confirmed != "yes":
         return _erasure_page(request, principal, confirm=True, person=person, reason=reason)
-    receipt, error, status = _attempt(
+    receipt, error, status = attempt_action(
         request, "erase", lambda: _engine(request).erasure.erase_person(principal, person, reason)
     )
     if receipt is None:
@@ -204,7 +209,7 @@ def key_issue(
     username: Annotated[str, Form(max_length=64)] = "",
 ) -> HTMLResponse:
     """A key bound to one watchlist and purpose; its plaintext is shown this once."""
-    issued, error, status = _attempt(
+    issued, error, status = attempt_action(
         request,
         "key_issue",
         lambda: _engine(request).recognition_keys.issue(
@@ -233,14 +238,14 @@ def key_issue(
 def key_revoke(
     request: Request, key_id: str, principal: Annotated[Principal, _can("keys")]
 ) -> Response:
-    _, error, status = _attempt(
+    _, error, status = attempt_action(
         request,
         "key_revoke",
         lambda: _engine(request).recognition_keys.revoke(principal, key_id),
     )
     if error:
         return _keys_page(request, principal, status, error=error)
-    return _back("/keys", f"Key {key_id} revoked: it opens nothing from now on.")
+    return redirect_back("/keys", f"Key {key_id} revoked: it opens nothing from now on.")
 
 
 # -- audit checkpoint ----------------------------------------------------------------------------
@@ -260,7 +265,7 @@ def audit_checkpoint_download(
         )
         checkpoint, status = None, 400
     else:
-        checkpoint, error, status = _attempt(
+        checkpoint, error, status = attempt_action(
             request,
             "audit_checkpoint",
             lambda: services.engine.oversight.export_checkpoint(principal, key),
@@ -307,8 +312,8 @@ class PlaceCounts:
 
 def _range(engine: Engine, since: str, until: str) -> tuple[datetime, datetime]:
     today = engine.site.now().replace(hour=0, minute=0, second=0, microsecond=0)
-    start = _day(since.strip(), today - timedelta(days=6))
-    end = _day(until.strip(), today + timedelta(days=1))
+    start = parse_day(since.strip(), today - timedelta(days=6))
+    end = parse_day(until.strip(), today + timedelta(days=1))
     if end <= start:
         raise InvalidInputError("the end date must come after the start date")
     if end - start > timedelta(days=MAX_COUNT_DAYS):

@@ -42,11 +42,11 @@ def _engine(request: Request) -> Engine:
     return services_of(request).engine
 
 
-def _back(path: str, notice: str) -> RedirectResponse:
+def redirect_back(path: str, notice: str) -> RedirectResponse:
     return RedirectResponse(f"{path}?notice={quote(notice)}", status_code=303)
 
 
-def _attempt(request: Request, op: str, fn: Callable[[], T]) -> tuple[T | None, str, int]:
+def attempt_action(request: Request, op: str, fn: Callable[[], T]) -> tuple[T | None, str, int]:
     """Run a use-case; on a refusal, its message and HTTP status instead of an exception."""
     try:
         return engine_call(request, op, fn), "", 200
@@ -64,7 +64,7 @@ def _active_watchlists(request: Request, principal: Principal) -> list[str]:
 # -- watchlists ---------------------------------------------------------------------------------
 
 
-def _watchlists_page(
+def render_watchlists_page(
     request: Request, principal: Principal, status: int = 200, **context: object
 ) -> HTMLResponse:
     infos = engine_call(request, "watchlists", lambda: _engine(request).watchlists.list(principal))
@@ -85,7 +85,7 @@ def _watchlists_page(
 def watchlists(
     request: Request, principal: Annotated[Principal, _can("watchlists")]
 ) -> HTMLResponse:
-    return _watchlists_page(request, principal)
+    return render_watchlists_page(request, principal)
 
 
 @router.post("/watchlists")
@@ -103,15 +103,15 @@ def watchlist_create(
     terms = WatchlistTerms(
         purpose, legal_basis, engine.site.now() + timedelta(days=days), None, limit
     )
-    change, error, status = _attempt(
+    change, error, status = attempt_action(
         request, "watchlist_create", lambda: engine.watchlists.create(principal, name, terms)
     )
     if change is None:
         form = {"name": name, "purpose": purpose, "legal_basis": legal_basis, "days": days}
-        return _watchlists_page(request, principal, status, error=error, form=form)
+        return render_watchlists_page(request, principal, status, error=error, form=form)
     if change.applied:
-        return _back("/watchlists", f"Watchlist {name} created and active for {days} days.")
-    return _back(
+        return redirect_back("/watchlists", f"Watchlist {name} created and active for {days} days.")
+    return redirect_back(
         "/watchlists",
         f"Watchlist {name} waits for a second person's approval (request {change.approval_id}).",
     )
@@ -124,14 +124,16 @@ def watchlist_revoke(
     principal: Annotated[Principal, requires(Permission.WATCHLIST_MANAGE)],
     reason: Annotated[str, Form(max_length=500)],
 ) -> Response:
-    _, error, status = _attempt(
+    _, error, status = attempt_action(
         request,
         "watchlist_revoke",
         lambda: _engine(request).watchlists.revoke(principal, name, reason),
     )
     if error:
-        return _watchlists_page(request, principal, status, error=error)
-    return _back("/watchlists", f"Watchlist {name} revoked: it matches nothing from now on.")
+        return render_watchlists_page(request, principal, status, error=error)
+    return redirect_back(
+        "/watchlists", f"Watchlist {name} revoked: it matches nothing from now on."
+    )
 
 
 # -- enrol --------------------------------------------------------------------------------------
@@ -173,7 +175,7 @@ def enrol_submit(
         frame = read_upload(file, services_of(request).settings)
     except WatchkeeperError as exc:
         return _enrol_page(request, principal, kind_of(exc).status, error=str(exc))
-    result, error, status = _attempt(
+    result, error, status = attempt_action(
         request,
         "enrol",
         lambda: engine.enrol(principal, person, frame, watchlist, basis, source),
@@ -181,7 +183,7 @@ def enrol_submit(
     if result is None:
         return _enrol_page(request, principal, status, error=error)
     said = "was already enrolled with this photo" if result.duplicate else "is enrolled"
-    return _back("/enrol", f"{result.person} {said} in {watchlist}.")
+    return redirect_back("/enrol", f"{result.person} {said} in {watchlist}.")
 
 
 # -- identify and verify ------------------------------------------------------------------------
@@ -223,7 +225,7 @@ def identify_submit(
         frame = read_upload(file, services_of(request).settings)
     except WatchkeeperError as exc:
         return _identify_page(request, principal, kind_of(exc).status, error=str(exc))
-    result, error, status = _attempt(
+    result, error, status = attempt_action(
         request, "identify", lambda: engine.identify(principal, frame, watchlist, purpose)
     )
     if result is None:
@@ -286,7 +288,7 @@ def verify_submit(
         a, b = read_upload(file_a, settings), read_upload(file_b, settings)
     except WatchkeeperError as exc:
         return _verify_page(request, principal, kind_of(exc).status, error=str(exc))
-    result, error, status = _attempt(
+    result, error, status = attempt_action(
         request, "verify", lambda: _engine(request).verify(principal, a, b, purpose)
     )
     if result is None:
@@ -361,7 +363,7 @@ def review_decide(
     note: Annotated[str, Form(max_length=500)] = "",
 ) -> Response:
     confirm = decision == "confirm"
-    decided, error, _ = _attempt(
+    decided, error, _ = attempt_action(
         request,
         "review_decide",
         lambda: _engine(request).review.decide(principal, candidate_id, confirm, note),
@@ -369,7 +371,7 @@ def review_decide(
     if decided is None:
         return RedirectResponse(f"/review?error={quote(error)}", status_code=303)
     what = "confirmed: it is now an alert" if confirm else "rejected as a false match"
-    return _back("/review", f"{decided.display_name} ({candidate_id}) {what}.")
+    return redirect_back("/review", f"{decided.display_name} ({candidate_id}) {what}.")
 
 
 # -- approvals ----------------------------------------------------------------------------------
@@ -401,11 +403,13 @@ def approval_decide(
 ) -> Response:
     books = _engine(request).watchlists
     decide = books.approve if decision == "approve" else books.reject
-    decided, error, _ = _attempt(request, "approval", lambda: decide(principal, request_id, reason))
+    decided, error, _ = attempt_action(
+        request, "approval", lambda: decide(principal, request_id, reason)
+    )
     if decided is None:
         return RedirectResponse(f"/approvals?error={quote(error)}", status_code=303)
     verdict = "approved and applied" if decision == "approve" else "rejected"
-    return _back("/approvals", f"Request {request_id} {verdict}: {decided.summary}")
+    return redirect_back("/approvals", f"Request {request_id} {verdict}: {decided.summary}")
 
 
 # -- audit --------------------------------------------------------------------------------------
@@ -421,7 +425,7 @@ def audit(
     after: int = 0,
 ) -> HTMLResponse:
     engine = _engine(request)
-    result, error, status = _attempt(
+    result, error, status = attempt_action(
         request,
         "audit_log",
         lambda: engine.oversight.log(
@@ -474,7 +478,7 @@ def audit_verify(
 # -- transparency report ------------------------------------------------------------------------
 
 
-def _day(text: str, default: datetime) -> datetime:
+def parse_day(text: str, default: datetime) -> datetime:
     if not text:
         return default
     try:
@@ -494,9 +498,9 @@ def report(
     today = engine.site.now().replace(hour=0, minute=0, second=0, microsecond=0)
     error, status, result = "", 200, None
     try:
-        start = _day(since, today - timedelta(days=30))
-        end = _day(until, today + timedelta(days=1))
-        result, error, status = _attempt(
+        start = parse_day(since, today - timedelta(days=30))
+        end = parse_day(until, today + timedelta(days=1))
+        result, error, status = attempt_action(
             request, "report", lambda: engine.oversight.report(principal, start, end)
         )
     except InvalidInputError as exc:
@@ -539,7 +543,7 @@ def retention_purge(
 ) -> Response:
     done = engine_call(request, "purge", lambda: _engine(request).retention.purge(principal))
     parts = ", ".join(f"{n} {kind.value.replace('_', ' ')}" for kind, n in done.removed.items())
-    return _back("/retention", f"Purge done: {parts}.")
+    return redirect_back("/retention", f"Purge done: {parts}.")
 
 
 # -- users --------------------------------------------------------------------------------------
@@ -579,7 +583,7 @@ def user_add(
     roles: Annotated[list[str], Form()],
     password: Annotated[str, Form(max_length=1024)] = "",
 ) -> Response:
-    account, error, status = _attempt(
+    account, error, status = attempt_action(
         request,
         "user_add",
         lambda: _engine(request).accounts.add_user(principal, username, roles, password or None),
@@ -601,11 +605,11 @@ def user_disable(
     principal: Annotated[Principal, requires(Permission.USERS_MANAGE)],
     reason: Annotated[str, Form(max_length=500)] = "",
 ) -> Response:
-    revoked, error, status = _attempt(
+    revoked, error, status = attempt_action(
         request,
         "user_disable",
         lambda: _engine(request).accounts.disable_user(principal, username, reason),
     )
     if revoked is None:
         return _users_page(request, principal, status, error=error)
-    return _back("/users", f"Disabled {username}; {revoked} token(s) revoked.")
+    return redirect_back("/users", f"Disabled {username}; {revoked} token(s) revoked.")
