@@ -32,8 +32,6 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from enum import StrEnum
 from multiprocessing.context import SpawnContext, SpawnProcess
 from multiprocessing.synchronize import Event as MpEvent
 from types import TracebackType
@@ -43,6 +41,7 @@ from watchkeeper.config.cameras import CameraSettings, SourceKind
 from watchkeeper.config.settings import Settings
 from watchkeeper.core import Faces, Frame
 from watchkeeper.governance.authz import Principal
+from watchkeeper.service.cameras import CameraState, CameraStatus, LiveFrame
 from watchkeeper.sources.base import VideoSource
 from watchkeeper.sources.stream import redact_url
 
@@ -56,49 +55,11 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 __all__ = [
-    "CameraState",
-    "CameraStatus",
     "CameraSupervisor",
-    "LiveFrame",
     "LoopingSource",
     "WorkerSpec",
     "draw_overlay",
 ]
-
-
-class CameraState(StrEnum):
-    """Where a camera's worker is."""
-
-    STARTING = "starting"
-    RUNNING = "running"
-    RECONNECTING = "reconnecting"
-    STOPPED = "stopped"
-    FAILED = "failed"
-
-
-@dataclass(frozen=True, slots=True)
-class CameraStatus:
-    """A camera's health as its worker last reported it."""
-
-    camera_id: str
-    state: CameraState
-    frames: int = 0
-    fps: float = 0.0
-    faces_in_view: int = 0
-    last_error: str | None = None
-    updated_at: datetime = dataclasses.field(default_factory=lambda: datetime.now(UTC))
-
-
-@dataclass(frozen=True, slots=True)
-class LiveFrame:
-    """The newest overlaid picture of a camera; ``seq`` grows with every new picture."""
-
-    camera_id: str
-    seq: int
-    jpeg: bytes
-    width_px: int
-    height_px: int
-    at: datetime
 
 
 @dataclass(frozen=True, slots=True)

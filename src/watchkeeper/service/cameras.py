@@ -16,8 +16,12 @@ Example::
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Protocol
 
 from pydantic import ValidationError
 
@@ -39,7 +43,13 @@ __all__ = [
     "CAMERA_REMOVE",
     "CameraChanges",
     "CameraDraft",
+    "CameraHost",
+    "CameraPlan",
+    "CameraState",
+    "CameraStatus",
     "Cameras",
+    "LiveFrame",
+    "NoCameraHost",
     "masked_source",
 ]
 
@@ -51,6 +61,118 @@ CAMERA_REMOVE = "camera.remove"
 CAMERA_LIVE_VIEW = "camera.live_view"
 VIEW_PERMISSION = Permission.GALLERY_VIEW
 MAX_NAME = 100
+
+
+class CameraState(StrEnum):
+    """Where a camera's worker is."""
+
+    STARTING = "starting"
+    RUNNING = "running"
+    RECONNECTING = "reconnecting"
+    STOPPED = "stopped"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True, slots=True)
+class CameraStatus:
+    """A camera's health as its worker last reported it."""
+
+    camera_id: str
+    state: CameraState
+    frames: int = 0
+    fps: float = 0.0
+    faces_in_view: int = 0
+    last_error: str | None = None
+    updated_at: datetime = dataclasses.field(default_factory=lambda: datetime.now(UTC))
+
+
+@dataclass(frozen=True, slots=True)
+class LiveFrame:
+    """The newest overlaid picture of a camera; ``seq`` grows with every new picture."""
+
+    camera_id: str
+    seq: int
+    jpeg: bytes
+    width_px: int
+    height_px: int
+    at: datetime
+
+
+class CameraHost(Protocol):
+    """What runs the cameras for the service (``watchkeeper.runtime.cameras.CameraSupervisor``).
+
+    A Protocol here, in the service layer, because the API may not import the runtime layer:
+    ``watchkeeper serve`` hands the runtime's supervisor to the app.
+    """
+
+    def start(self, camera: CameraRecord, watcher: Principal) -> None: ...
+
+    def mark_failed(self, camera_id: str, reason: str) -> None: ...
+
+    def stop(self, camera_id: str, timeout_s: float = 15.0) -> None: ...
+
+    def forget(self, camera_id: str) -> None: ...
+
+    def stop_all(self, timeout_s: float = 15.0) -> None: ...
+
+    def status(self, camera_id: str) -> CameraStatus: ...
+
+    def snapshot(self, camera_id: str) -> LiveFrame | None: ...
+
+    def wait_frame(self, camera_id: str, after_seq: int, timeout_s: float) -> LiveFrame | None: ...
+
+
+NOT_RUNNING = "cameras do not run in this process (start the service with `watchkeeper serve`)"
+
+
+class NoCameraHost:
+    """The host of an app built without a camera runner: every camera shows as not running."""
+
+    def start(self, camera: CameraRecord, watcher: Principal) -> None:
+        self.mark_failed(camera.camera_id, NOT_RUNNING)
+
+    def mark_failed(self, camera_id: str, reason: str) -> None:
+        log.info("camera %s not started: %s", camera_id, reason)
+
+    def stop(self, camera_id: str, timeout_s: float = 15.0) -> None:
+        return None
+
+    def forget(self, camera_id: str) -> None:
+        return None
+
+    def stop_all(self, timeout_s: float = 15.0) -> None:
+        return None
+
+    def status(self, camera_id: str) -> CameraStatus:
+        return CameraStatus(camera_id, CameraState.STOPPED, last_error=NOT_RUNNING)
+
+    def snapshot(self, camera_id: str) -> LiveFrame | None:
+        return None
+
+    def wait_frame(self, camera_id: str, after_seq: int, timeout_s: float) -> LiveFrame | None:
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class CameraPlan:
+    """What should run for one camera now: read under the engine's gate, applied outside it."""
+
+    camera_id: str
+    record: CameraRecord | None
+    watcher: Principal | None = None
+    refusal: str | None = None
+
+    def apply(self, host: CameraHost) -> None:
+        """Start, restart, stop or forget the camera's worker to match the store."""
+        if self.record is None:
+            host.forget(self.camera_id)
+        elif not self.record.enabled:
+            host.stop(self.camera_id)
+        elif self.watcher is None:
+            host.stop(self.camera_id)
+            host.mark_failed(self.camera_id, self.refusal or "no one may run this camera")
+        else:
+            host.start(self.record, self.watcher)
 
 
 def masked_source(source: str) -> str:
@@ -121,6 +243,20 @@ class Cameras:
     def find(self, camera_id: str) -> CameraRecord | None:
         """The camera or None (for the supervisor)."""
         return self._store.find(camera_id)
+
+    def plan(self, camera_id: str) -> CameraPlan:
+        """What should run for ``camera_id`` (the system's view: no principal, nothing shown)."""
+        record = self._store.find(camera_id)
+        if record is None or not record.enabled:
+            return CameraPlan(camera_id, record)
+        try:
+            return CameraPlan(camera_id, record, self.watcher(record))
+        except PermissionDeniedError as exc:
+            return CameraPlan(camera_id, record, None, str(exc))
+
+    def plans(self) -> list[CameraPlan]:
+        """Plans for every enabled camera (at service start)."""
+        return [self.plan(c.camera_id) for c in self.enabled()]
 
     def open_live_view(self, principal: Principal, camera_id: str) -> CameraRecord:
         """Record the start of a live-view session (a view of faces; frames are not audited)."""
