@@ -19,6 +19,7 @@ from watchkeeper.api.routers import (
     compreface,
     compreface_recognition,
     console,
+    console_cameras,
     console_governed,
     detect,
     health,
@@ -110,6 +111,7 @@ def create_app(
         compreface,
         compreface_recognition,
         console_governed,
+        console_cameras,
         console,
     ):
         _document_access(module.router)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from watchkeeper.config.cameras import SourceKind
 
@@ -76,3 +76,10 @@ class CameraOut(_Dto):
     created_at: datetime
     updated_at: datetime
     status: CameraStatusOut
+
+
+def validation_text(exc: ValidationError) -> str:
+    """The first problem of a validation error, as one readable line."""
+    err = exc.errors()[0]
+    where = ".".join(str(p) for p in err.get("loc", ())) or "value"
+    return f"{where}: {err.get('msg', 'invalid')}"

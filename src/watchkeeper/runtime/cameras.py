@@ -337,8 +337,10 @@ def _worker_main(spec: WorkerSpec, out: Queue[_Update], stop: MpEvent) -> None:
             )
 
             def stop_when_asked() -> None:
-                while not stop.wait(0.2):
-                    if stopped.is_set():
+                # Poll rather than wait: a process that dies while waiting on a multiprocessing
+                # Event leaves it unable to be set without hanging the setter.
+                while not stop.is_set():
+                    if stopped.wait(0.2):
                         return
                 runner.stop()
 

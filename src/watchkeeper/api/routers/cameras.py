@@ -15,8 +15,15 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import StreamingResponse
+from pydantic import ValidationError
 
-from watchkeeper.api.camera_schemas import CameraIn, CameraOut, CameraPatch, CameraStatusOut
+from watchkeeper.api.camera_schemas import (
+    CameraIn,
+    CameraOut,
+    CameraPatch,
+    CameraStatusOut,
+    validation_text,
+)
 from watchkeeper.api.security import requires
 from watchkeeper.api.state import engine_call, services_of
 from watchkeeper.config.cameras import CameraSettings
@@ -93,8 +100,8 @@ def settings_from(body: CameraIn) -> CameraSettings:
         fields["detection_interval"] = body.detection_interval
     try:
         return CameraSettings.model_validate(fields)
-    except ValueError as exc:
-        raise InvalidInputError(f"camera settings: {exc}") from None
+    except ValidationError as exc:
+        raise InvalidInputError(f"camera settings: {validation_text(exc)}") from None
 
 
 def apply_running(request: Request, camera_id: str) -> None:

@@ -1,0 +1,171 @@
+"""The camera supervisor: real worker processes on a small video file, on the mock backends."""
+
+from __future__ import annotations
+
+import io
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+from tests.builders import Staff, make_frame, make_staff, pattern_image, save_png
+
+from watchkeeper.config.cameras import CameraSettings, ReconnectSettings
+from watchkeeper.core import Faces
+from watchkeeper.runtime.cameras import CameraSupervisor, LoopingSource, draw_overlay
+from watchkeeper.service.cameras import CameraDraft, Cameras, CameraState
+from watchkeeper.sources.files import ImageFolderSource
+
+# Generous: a spawned worker imports the package and opens its own engine before its first frame.
+WAIT_S = 60.0
+
+
+def write_clip(path: Path, frames: int = 20, size: int = 96, seed: int = 3) -> Path:
+    """A short MJPEG clip of one pattern picture (the mock detector's 'face') at 10 fps."""
+    import av
+
+    image = pattern_image(seed, size=size)
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("mjpeg", rate=10)
+        stream.width, stream.height, stream.pix_fmt = size, size, "yuvj420p"
+        for _ in range(frames):
+            for packet in stream.encode(av.VideoFrame.from_ndarray(image, format="rgb24")):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    return path
+
+
+@pytest.fixture
+def staff(tmp_path: Path) -> Iterator[Staff]:
+    site = make_staff(tmp_path / "home", four_eyes=False)
+    yield site
+    site.engine.close()
+
+
+def wait_for(check: object, what: str) -> None:
+    deadline = time.monotonic() + WAIT_S
+    while time.monotonic() < deadline:
+        if callable(check) and check():
+            return
+        time.sleep(0.1)
+    pytest.fail(f"gave up waiting for {what}")
+
+
+def test_a_file_camera_shows_a_live_picture_then_stops_into_a_sighting(
+    staff: Staff, tmp_path: Path
+) -> None:
+    from PIL import Image
+
+    clip = write_clip(tmp_path / "door.avi")
+    cams = Cameras(staff.engine)
+    record = cams.add(
+        staff.operator,
+        CameraDraft(CameraSettings(camera_id="door", source=str(clip)), "Door", loop=True),
+    )
+    supervisor = CameraSupervisor(staff.engine.settings, threshold=0.9)
+    plan = cams.plan("door")
+    assert plan.record == record
+    plan.apply(supervisor)
+    try:
+        wait_for(lambda: supervisor.snapshot("door") is not None, "a first picture")
+        assert supervisor.status("door").state is CameraState.RUNNING
+        live = supervisor.snapshot("door")
+        assert live is not None
+        picture = np.asarray(Image.open(io.BytesIO(live.jpeg)).convert("RGB"))
+        assert picture.shape == (96, 96, 3) and (live.width_px, live.height_px) == (96, 96)
+        assert picture.std() > 10  # real pixels, not a blank
+        newer = supervisor.wait_frame("door", live.seq, timeout_s=WAIT_S)
+        assert newer is not None and newer.seq > live.seq
+        # Long enough for the tracker to confirm the face as a track worth a sighting.
+        wait_for(lambda: supervisor.status("door").frames >= 10, "ten frames")
+    finally:
+        supervisor.stop_all()
+    assert supervisor.status("door").state is CameraState.STOPPED
+    # Stopping closed the live track into a sighting, and the watch's start and end are audited.
+    [sighting] = staff.engine.video.sightings.recent(camera_id="door")
+    assert sighting.identity_id is None and sighting.frames > 0
+    assert staff.audit_actions().count("video.watch") == 2
+
+
+def test_a_camera_that_cannot_open_fails_visibly_with_the_password_masked(
+    staff: Staff, tmp_path: Path
+) -> None:
+    supervisor = CameraSupervisor(staff.engine.settings, threshold=0.9)
+    cams = Cameras(staff.engine)
+    missing = CameraSettings(camera_id="gone", source=str(tmp_path / "missing.avi"))
+    secret = CameraSettings(
+        camera_id="ipcam",
+        # Port 9 on loopback refuses at once; one attempt, then the stream is reported lost.
+        source="rtsp://admin:hunter2secret@127.0.0.1:9/live",
+        open_timeout_s=1.0,
+        reconnect=ReconnectSettings(max_attempts=1, initial_delay_s=0.1),
+    )
+    for settings in (missing, secret):
+        cams.add(staff.operator, CameraDraft(settings, settings.camera_id))
+        cams.plan(settings.camera_id).apply(supervisor)
+    try:
+        for camera_id in ("gone", "ipcam"):
+            wait_for(
+                lambda c=camera_id: supervisor.status(c).state is CameraState.FAILED,  # type: ignore[misc]
+                f"{camera_id} to fail",
+            )
+    finally:
+        supervisor.stop_all()
+    gone = supervisor.status("gone")
+    assert gone.last_error is not None and "not found" in gone.last_error
+    ipcam = supervisor.status("ipcam")
+    assert ipcam.last_error is not None and "hunter2secret" not in ipcam.last_error
+    assert supervisor.snapshot("gone") is None
+
+
+def test_looping_keeps_frame_indices_and_times_increasing(tmp_path: Path) -> None:
+    folder = tmp_path / "frames"
+    folder.mkdir()
+    for i in range(3):
+        save_png(pattern_image(i + 1, size=32), folder / f"{i}.png")
+    source = LoopingSource(
+        lambda: ImageFolderSource(folder, source_id="f", fps=10), "f", paced=False
+    )
+    frames = []
+    with source:
+        for frame in source:
+            frames.append(frame)
+            if len(frames) == 7:
+                source.request_stop()
+    assert [f.index for f in frames] == list(range(7))
+    times = [f.pts_s for f in frames]
+    assert all(b > a for a, b in zip(times, times[1:], strict=False))
+
+
+def test_once_ends_with_the_footage(tmp_path: Path) -> None:
+    folder = tmp_path / "frames"
+    folder.mkdir()
+    for i in range(3):
+        save_png(pattern_image(i + 1, size=32), folder / f"{i}.png")
+    source = LoopingSource(
+        lambda: ImageFolderSource(folder, source_id="f", fps=10), "f", repeat=False, paced=False
+    )
+    with source:
+        assert len(list(source)) == 3
+
+
+def test_the_overlay_marks_candidates_and_unknowns() -> None:
+    from PIL import Image
+
+    frame = make_frame(w=200, h=100, seed=1)
+    blank = frame.__class__(np.zeros((100, 200, 3), np.uint8), source_id="x")
+    faces = Faces(
+        xyxy=np.array([[20, 30, 80, 90], [120, 30, 180, 90]], np.float32),
+        detector_score=np.array([0.9, 0.8], np.float32),
+        track_id=np.array([1, 2]),
+    )
+    jpeg, w, h = draw_overlay(blank, faces, {1: "Ada"}, max_side_px=100)
+    assert (w, h) == (100, 50)  # downscaled to the longest side
+    picture = np.asarray(Image.open(io.BytesIO(jpeg)).convert("RGB")).astype(int)
+    # The candidate's box is amber, the unknown's cyan: both drawn where the boxes are.
+    left_edge, right_edge = picture[30, 10], picture[30, 60]
+    assert left_edge[0] > 150 and left_edge[2] < 100
+    assert right_edge[2] > 150 and right_edge[0] < 100
+    assert frame.image.shape == (100, 200, 3)
