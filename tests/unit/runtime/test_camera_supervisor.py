@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import itertools
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -136,7 +137,7 @@ def test_looping_keeps_frame_indices_and_times_increasing(tmp_path: Path) -> Non
                 source.request_stop()
     assert [f.index for f in frames] == list(range(7))
     times = [f.pts_s for f in frames]
-    assert all(b > a for a, b in zip(times, times[1:], strict=False))
+    assert all(b > a for a, b in itertools.pairwise(times))
 
 
 def test_once_ends_with_the_footage(tmp_path: Path) -> None:
