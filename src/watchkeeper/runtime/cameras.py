@@ -112,7 +112,7 @@ def draw_overlay(
     if scale < 1.0:
         picture = picture.resize((max(1, round(w * scale)), max(1, round(h * scale))))
     draw = ImageDraw.Draw(picture)
-    stroke = max(2, round(max(picture.size) / 320))
+    stroke = max(2, round(max(picture.size) / 240))
     for i in range(len(faces)):
         x1, y1, x2, y2 = (float(v) * scale for v in faces.xyxy[i])
         track = None if faces.track_id is None else int(faces.track_id[i])

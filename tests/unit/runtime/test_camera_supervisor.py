@@ -22,11 +22,13 @@ from watchkeeper.sources.files import ImageFolderSource
 WAIT_S = 60.0
 
 
-def write_clip(path: Path, frames: int = 20, size: int = 96, seed: int = 3) -> Path:
-    """A short MJPEG clip of one pattern picture (the mock detector's 'face') at 10 fps."""
+def write_clip(
+    path: Path, frames: int = 20, size: int = 96, seed: int = 3, image: np.ndarray | None = None
+) -> Path:
+    """A short MJPEG clip of one picture (default: a pattern, the mock detector's 'face')."""
     import av
 
-    image = pattern_image(seed, size=size)
+    image = pattern_image(seed, size=size) if image is None else image
     with av.open(str(path), "w") as container:
         stream = container.add_stream("mjpeg", rate=10)
         stream.width, stream.height, stream.pix_fmt = size, size, "yuvj420p"
