@@ -172,3 +172,48 @@ def test_the_overlay_marks_candidates_and_unknowns() -> None:
     assert left_edge[0] > 150 and left_edge[2] < 100
     assert right_edge[2] > 150 and right_edge[0] < 100
     assert frame.image.shape == (100, 200, 3)
+
+
+def test_a_camera_with_a_watchlist_raises_candidates_for_review(
+    staff: Staff, tmp_path: Path
+) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from watchkeeper.gallery.watchlist import WatchlistTerms
+
+    # The worker keeps real time (its own engine), so the watchlist must be active now.
+    staff.clock.now = datetime.now(UTC)
+    terms = WatchlistTerms(
+        "Door access", "Contracts, clause 7", staff.clock.now + timedelta(days=5)
+    )
+    staff.engine.watchlists.create(staff.operator, "door-staff", terms)
+    staff.engine.enrol(staff.operator, "Ada", pattern_image(3), "door-staff", "consent", "HR")
+    # Lossless footage (an image folder at 20 fps): Ada for 12 frames, then an empty scene.
+    folder = tmp_path / "frames"
+    folder.mkdir()
+    for i in range(20):
+        picture = pattern_image(3) if i < 12 else np.zeros((96, 96, 3), np.uint8)
+        save_png(picture, folder / f"{i:03d}.png")
+    cams = Cameras(staff.engine)
+    cams.add(
+        staff.operator,
+        CameraDraft(
+            CameraSettings(camera_id="door", source=str(folder), folder_fps=20),
+            "Door",
+            watchlist="door-staff",
+            purpose="staff door access",
+        ),
+    )
+    supervisor = CameraSupervisor(staff.engine.settings, threshold=0.9)
+    cams.plan("door").apply(supervisor)
+    try:
+        # Played once, the camera stops by itself at the end of the footage.
+        ended = (CameraState.STOPPED, CameraState.FAILED)
+        wait_for(lambda: supervisor.status("door").state in ended, "the clip end")
+    finally:
+        supervisor.stop_all()
+    assert supervisor.status("door").state is CameraState.STOPPED, supervisor.status("door")
+    [candidate] = staff.engine.review.list(staff.reviewer)
+    assert candidate.display_name == "Ada" and candidate.probe_source == "door#track1"
+    [sighting] = staff.engine.video.sightings.recent(camera_id="door")
+    assert sighting.display_name == "Ada" and sighting.watchlist == "door-staff"
