@@ -11,9 +11,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.api.conftest import Service
+from tests.api.conftest import PASSWORD, Service
 from tests.unit.runtime.test_camera_supervisor import write_clip
+from watchkeeper.governance.authz import Principal
 from watchkeeper.runtime.cameras import CameraSupervisor
+from watchkeeper.service.cameras import NoCameraHost
+from watchkeeper.store.cameras import CameraRecord
 
 PROBLEM = "application/problem+json"
 HTML = {"accept": "text/html"}
@@ -217,3 +220,46 @@ def test_the_timeline_groups_a_cameras_sightings(cams: Service, tmp_path: Path) 
     assert page.status_code == 200
     assert "track 1" in page.text and "unknown" in page.text and "UTC" in page.text
     assert 'href="/sightings?camera=door#s-sgt_' in page.text
+
+
+class RecordingHost(NoCameraHost):
+    """A camera host that only notes what it was asked to run."""
+
+    def __init__(self) -> None:
+        self.started: list[tuple[str, str]] = []
+        self.failed: dict[str, str] = {}
+
+    def start(self, camera: CameraRecord, watcher: Principal) -> None:
+        self.started.append((camera.camera_id, watcher.username))
+
+    def mark_failed(self, camera_id: str, reason: str) -> None:
+        self.failed[camera_id] = reason
+
+
+def test_service_start_runs_each_enabled_camera_for_its_owner(service: Service) -> None:
+    admin = service.engine.site.users().get("admin")
+    service.engine.accounts.add_user(admin, "otto", ["operator"], password=PASSWORD)
+    for camera_id, user, enabled in [
+        ("door", "olive", True),
+        ("gate", "olive", False),
+        ("yard", "otto", True),
+    ]:
+        response = _add(
+            service,
+            {
+                "camera_id": camera_id,
+                "name": camera_id,
+                "source": f"{camera_id}.mp4",
+                "enabled": enabled,
+            },
+            user,
+        )
+        assert response.status_code == 201  # type: ignore[attr-defined]
+    service.engine.accounts.disable_user(admin, "otto", "left")
+    host = RecordingHost()
+    services = service.app.state.services
+    services.cameras = host
+    services.start_cameras()
+    # The disabled camera stays off; the one whose owner left shows why instead of running.
+    assert host.started == [("door", "olive")]
+    assert set(host.failed) == {"yard"} and "otto" in host.failed["yard"]
