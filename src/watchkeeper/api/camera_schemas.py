@@ -7,6 +7,7 @@ from datetime import datetime
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from watchkeeper.config.cameras import SourceKind
+from watchkeeper.config.counting import CountingSettings
 
 
 class _Dto(BaseModel):
@@ -35,6 +36,10 @@ class CameraIn(_Dto):
     purpose: str = Field(default="", max_length=500, description="Required with a watchlist.")
     enabled: bool = True
     loop: bool = Field(default=False, description="Play a video file again when it ends.")
+    counting: CountingSettings | None = Field(
+        default=None,
+        description="Lines and zones counting people, vehicles and animals (anonymous).",
+    )
 
 
 class CameraPatch(_Dto):
@@ -73,6 +78,7 @@ class CameraOut(_Dto):
     enabled: bool
     loop: bool
     owner: str = Field(description="Who the camera runs for (who last added or enabled it).")
+    counting: CountingSettings | None
     created_at: datetime
     updated_at: datetime
     status: CameraStatusOut

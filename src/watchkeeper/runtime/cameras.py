@@ -39,7 +39,7 @@ from typing import TYPE_CHECKING, Self
 
 from watchkeeper.config.cameras import CameraSettings, SourceKind
 from watchkeeper.config.settings import Settings
-from watchkeeper.core import Faces, Frame
+from watchkeeper.core import Faces, Frame, Objects
 from watchkeeper.governance.authz import Principal
 from watchkeeper.service.cameras import CameraState, CameraStatus, LiveFrame
 from watchkeeper.sources.base import VideoSource
@@ -49,6 +49,7 @@ if TYPE_CHECKING:
     from multiprocessing.queues import Queue
 
     from watchkeeper.runtime.local import RunnerStats
+    from watchkeeper.service.counting import CountingPipeline
     from watchkeeper.service.video_tracks import StepResult
     from watchkeeper.store.cameras import CameraRecord
 
@@ -97,11 +98,13 @@ def draw_overlay(
     faces: Faces,
     names: dict[int, str],
     *,
+    objects: Objects | None = None,
     max_side_px: int = 960,
     quality: int = 75,
 ) -> tuple[bytes, int, int]:
     """``frame`` with a box per face, its track and "candidate: NAME" or "unknown", as JPEG.
 
+    Counted ``objects`` (people, vehicles, animals) get thin green boxes with class and track.
     Returns the JPEG and its width and height in pixels (after downscaling to ``max_side_px``).
     """
     from PIL import Image, ImageDraw
@@ -113,6 +116,13 @@ def draw_overlay(
         picture = picture.resize((max(1, round(w * scale)), max(1, round(h * scale))))
     draw = ImageDraw.Draw(picture)
     stroke = max(2, round(max(picture.size) / 240))
+    if objects is not None:
+        for i, label in enumerate(objects.class_name):
+            x1, y1, x2, y2 = (float(v) * scale for v in objects.xyxy[i])
+            if objects.track_id is not None:
+                label = f"{label} #{int(objects.track_id[i])}"
+            draw.rectangle((x1, y1, x2, y2), outline=(60, 220, 90), width=max(1, stroke // 2))
+            draw.text((x1 + 2, y1 + 2), label, fill=(60, 220, 90))
     for i in range(len(faces)):
         x1, y1, x2, y2 = (float(v) * scale for v in faces.xyxy[i])
         track = None if faces.track_id is None else int(faces.track_id[i])
@@ -238,6 +248,8 @@ class _Publisher:
         self.last_frame_monotonic = time.monotonic()
         self.last_picture_monotonic = 0.0
         self.names: dict[int, str] = {}
+        self.counting: CountingPipeline | None = None
+        self.counted_frames = 0
         self._lock = threading.Lock()
 
     def status(self) -> CameraStatus:
@@ -273,6 +285,7 @@ class _Publisher:
                 self.state = CameraState.RUNNING
         for summary in step.decided:
             self._name(summary.track_id, summary.identity.identity_id, engine)
+        objects = self._count(step.frame)
         if now - self.last_picture_monotonic < 1.0 / self.spec.publish_fps:
             return
         self.last_picture_monotonic = now
@@ -280,12 +293,35 @@ class _Publisher:
             step.frame,
             step.faces,
             self.names,
+            objects=objects,
             max_side_px=self.spec.max_side_px,
             quality=self.spec.jpeg_quality,
         )
         with self._lock:
             status = self.status()
         self.send(_Update(status, jpeg, w, h))
+
+    def _count(self, frame: Frame) -> Objects | None:
+        """Counting on this frame (its events stored as they happen), if the camera counts."""
+        if self.counting is None:
+            return None
+        from watchkeeper.core.errors import WatchkeeperError
+
+        try:
+            counts = self.counting.process(frame)
+        except WatchkeeperError as exc:
+            # Counting is a side job of the camera: a failure shows, faces carry on.
+            with self._lock:
+                self.error = _masked(f"counting: {exc}", self.spec.camera)
+            log.warning("camera %s: counting failed on a frame: %s", self.camera_id, exc)
+            return None
+        self.counted_frames += 1
+        return counts.objects
+
+    def finish_counting(self) -> None:
+        """End of the stream: open zone visits end and their events are stored."""
+        if self.counting is not None and self.counted_frames:
+            self.counting.close()
 
     def _name(self, track_id: int, identity_id: str | None, engine: object) -> None:
         from watchkeeper.service.engine import Engine
@@ -326,6 +362,15 @@ def _worker_main(spec: WorkerSpec, out: Queue[_Update], stop: MpEvent) -> None:
                 if recorded
                 else open_source(camera)
             )
+            if camera.counting is not None:
+                from watchkeeper.service.counting import CountingPipeline, detector_for
+                from watchkeeper.store.counting import CountingRecords
+
+                publisher.counting = CountingPipeline(
+                    camera,
+                    detector_for(camera.counting),
+                    records=CountingRecords(engine.store),
+                )
             runner = CameraRunner(
                 engine,
                 session,
@@ -349,6 +394,7 @@ def _worker_main(spec: WorkerSpec, out: Queue[_Update], stop: MpEvent) -> None:
                 target=publisher.watch_for_stalls, args=(stopped,), daemon=True
             ).start()
             runner.run()
+            publisher.finish_counting()
         stopped.set()
         publisher.set_state(CameraState.STOPPED)
     except Exception as exc:  # a failed camera reports why instead of just dying

@@ -13,7 +13,7 @@ import pytest
 from tests.builders import Staff, make_frame, make_staff, pattern_image, save_png
 
 from watchkeeper.config.cameras import CameraSettings, ReconnectSettings
-from watchkeeper.core import Faces
+from watchkeeper.core import Faces, Objects
 from watchkeeper.runtime.cameras import CameraSupervisor, LoopingSource, draw_overlay
 from watchkeeper.service.cameras import CameraDraft, Cameras, CameraState
 from watchkeeper.sources.files import ImageFolderSource
@@ -217,3 +217,73 @@ def test_a_camera_with_a_watchlist_raises_candidates_for_review(
     assert candidate.display_name == "Ada" and candidate.probe_source == "door#track1"
     [sighting] = staff.engine.video.sightings.recent(camera_id="door")
     assert sighting.display_name == "Ada" and sighting.watchlist == "door-staff"
+
+
+class WalkingPerson:
+    """An object detector that sees one person walking left to right, 8 px a frame."""
+
+    labels = ("person",)
+    manifest = None
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def detect(self, image: np.ndarray) -> Objects:
+        x = 4.0 + 8.0 * self.calls
+        self.calls += 1
+        return Objects(
+            xyxy=np.array([[x, 30, x + 16, 90]], np.float32),
+            confidence=np.array([0.9], np.float32),
+            class_id=np.array([0]),
+            labels=self.labels,
+        )
+
+
+def test_a_counting_camera_draws_object_boxes_and_stores_counts(
+    staff: Staff, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The worker's body run in this process (a plain queue and event stand in for the
+    multiprocessing ones), so the object detector can be a fake."""
+    import queue
+    import threading
+
+    from PIL import Image
+
+    from watchkeeper.config.counting import CountingLine, CountingSettings
+    from watchkeeper.runtime import cameras as runtime_cameras
+    from watchkeeper.service import counting as service_counting
+    from watchkeeper.store.counting import CountingRecords
+
+    monkeypatch.setattr(service_counting, "detector_for", lambda settings: WalkingPerson())
+    folder = tmp_path / "frames"
+    folder.mkdir()
+    for i in range(12):
+        save_png(np.full((120, 120, 3), 90, np.uint8), folder / f"{i:03d}.png")
+    camera = CameraSettings(
+        camera_id="hall",
+        source=str(folder),
+        folder_fps=50,
+        counting=CountingSettings(lines=(CountingLine.from_spec("48,0,48,120:middle"),)),
+    )
+    spec = runtime_cameras.WorkerSpec(
+        settings=staff.engine.settings,
+        camera=camera,
+        watcher=staff.operator,
+        watchlist=None,
+        purpose="",
+        threshold=0.9,
+        publish_fps=1000.0,
+    )
+    out: queue.Queue[object] = queue.Queue()
+    runtime_cameras._worker_main(spec, out, threading.Event())  # type: ignore[arg-type]
+    updates = []
+    while not out.empty():
+        updates.append(out.get())
+    assert updates[-1].status.state is CameraState.STOPPED  # type: ignore[attr-defined]
+    pictures = [u for u in updates if u.jpeg is not None]  # type: ignore[attr-defined]
+    assert pictures
+    last = np.asarray(Image.open(io.BytesIO(pictures[-1].jpeg)).convert("RGB")).astype(int)  # type: ignore[attr-defined]
+    green = (last[:, :, 1] > 170) & (last[:, :, 0] < 120) & (last[:, :, 2] < 150)
+    assert green.sum() > 20  # the person's box
+    crossings = CountingRecords(staff.engine.store).events(camera_id="hall")
+    assert [e.kind for e in crossings].count("line_crossed") == 1

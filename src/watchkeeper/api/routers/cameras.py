@@ -84,6 +84,7 @@ def camera_out(record: CameraRecord, host: CameraHost) -> CameraOut:
         enabled=record.enabled,
         loop=record.loop,
         owner=record.owner,
+        counting=s.counting,
         created_at=record.created_at,
         updated_at=record.updated_at,
         status=status_out(status, host.snapshot(record.camera_id) is not None),
@@ -98,6 +99,8 @@ def settings_from(body: CameraIn) -> CameraSettings:
         fields["fps_cap"] = body.fps_cap
     if body.detection_interval is not None:
         fields["detection_interval"] = body.detection_interval
+    if body.counting is not None:
+        fields["counting"] = body.counting
     try:
         return CameraSettings.model_validate(fields)
     except ValidationError as exc:
