@@ -15,7 +15,7 @@ from watchkeeper.api.accounts import Accounts, InitialCredential
 from watchkeeper.api.metrics import EngineGate, Metrics
 from watchkeeper.api.ratelimit import TokenBuckets
 from watchkeeper.config.settings import Settings
-from watchkeeper.core.errors import StoreError
+from watchkeeper.core.errors import StoreError, WatchkeeperError
 from watchkeeper.service.cameras import CameraHost, Cameras, NoCameraHost
 from watchkeeper.service.engine import Engine
 
@@ -67,7 +67,13 @@ class Services:
 
     def start_cameras(self) -> None:
         """Start every enabled camera; one that may not run shows why and the rest go on."""
-        for plan in Cameras(self.engine).plans():
+        try:
+            plans = Cameras(self.engine).plans()
+        except WatchkeeperError:
+            # Cameras are not worth refusing to serve for; the Cameras page shows them stopped.
+            log.exception("could not read the cameras to start; none started")
+            return
+        for plan in plans:
             plan.apply(self.cameras)
 
 

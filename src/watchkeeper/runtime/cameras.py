@@ -411,6 +411,7 @@ def _worker_main(spec: WorkerSpec, out: Queue[_Update], stop: MpEvent) -> None:
 @dataclass
 class _Worker:
     camera_id: str
+    spec: WorkerSpec
     process: SpawnProcess
     queue: Queue[_Update]
     stop: MpEvent
@@ -445,8 +446,7 @@ class CameraSupervisor:
 
     # -- control -----------------------------------------------------------------------------
     def start(self, camera: CameraRecord, watcher: Principal) -> None:
-        """Start ``camera``'s worker (stopping a running one first, so edits take effect)."""
-        self.stop(camera.camera_id)
+        """Start ``camera``'s worker; a running one restarts only if what it runs changed."""
         spec = WorkerSpec(
             settings=self.settings,
             camera=camera.settings,
@@ -458,6 +458,11 @@ class CameraSupervisor:
             publish_fps=self.publish_fps,
             max_side_px=self.max_side_px,
         )
+        with self._lock:
+            running = self._workers.get(camera.camera_id)
+        if running is not None and running.spec == spec and running.process.is_alive():
+            return  # a new name or owner note changes nothing the worker does
+        self.stop(camera.camera_id)
         out: Queue[_Update] = self._ctx.Queue(maxsize=8)
         stop = self._ctx.Event()
         process = self._ctx.Process(
@@ -466,7 +471,7 @@ class CameraSupervisor:
             name=f"watchkeeper-camera-{camera.camera_id}",
             daemon=True,
         )
-        worker = _Worker(camera.camera_id, process, out, stop)
+        worker = _Worker(camera.camera_id, spec, process, out, stop)
         with self._lock:
             self._workers[camera.camera_id] = worker
             self._frames.pop(camera.camera_id, None)

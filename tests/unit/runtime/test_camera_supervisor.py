@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import itertools
 import time
@@ -83,6 +84,10 @@ def test_a_file_camera_shows_a_live_picture_then_stops_into_a_sighting(
         assert newer is not None and newer.seq > live.seq
         # Long enough for the tracker to confirm the face as a track worth a sighting.
         wait_for(lambda: supervisor.status("door").frames >= 10, "ten frames")
+        # A new name changes nothing the worker does: it keeps running, no restart.
+        assert plan.watcher is not None
+        supervisor.start(dataclasses.replace(record, name="Front door"), plan.watcher)
+        assert supervisor.status("door").state is CameraState.RUNNING
     finally:
         supervisor.stop_all()
     assert supervisor.status("door").state is CameraState.STOPPED
