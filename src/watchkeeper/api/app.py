@@ -15,9 +15,11 @@ from watchkeeper.api.ratelimit import TokenBuckets
 from watchkeeper.api.routers import (
     apikeys,
     auth,
+    cameras,
     compreface,
     compreface_recognition,
     console,
+    console_cameras,
     console_forms,
     console_governed,
     detect,
@@ -33,6 +35,7 @@ from watchkeeper.api.routers import (
 from watchkeeper.api.security import api_routes, declared_access
 from watchkeeper.api.state import Announce, Services, lifespan
 from watchkeeper.config.settings import Settings
+from watchkeeper.service.cameras import CameraHost, NoCameraHost
 from watchkeeper.service.engine import Engine
 
 log = logging.getLogger(__name__)
@@ -61,8 +64,13 @@ def create_app(
     announce: Announce = log_initial_credential,
     login_clock: Callable[[], float] | None = None,
     home_use: bool = False,
+    camera_host: CameraHost | None = None,
 ) -> FastAPI:
-    """The service for ``settings.home``; models and stores open in the lifespan, not here."""
+    """The service for ``settings.home``; models and stores open in the lifespan, not here.
+
+    ``camera_host`` runs the site's cameras (``watchkeeper serve`` passes the runtime's supervisor);
+    without one, cameras can be managed but do not run.
+    """
     metrics_ = Metrics()
     engine = engine or Engine(settings)
     limiter_args = {"clock": login_clock} if login_clock is not None else {}
@@ -76,6 +84,7 @@ def create_app(
             settings.api.login_burst, settings.api.login_refill_s, **limiter_args
         ),
         announce=announce,
+        cameras=camera_host or NoCameraHost(),
     )
     app = FastAPI(
         title="Watchkeeper",
@@ -95,6 +104,7 @@ def create_app(
         oversight,
         users,
         video,
+        cameras,
     )
     for module in (
         *routers,
@@ -102,6 +112,7 @@ def create_app(
         compreface,
         compreface_recognition,
         console_governed,
+        console_cameras,
         console_forms,
         console,
     ):

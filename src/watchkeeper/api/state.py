@@ -15,7 +15,8 @@ from watchkeeper.api.accounts import Accounts, InitialCredential
 from watchkeeper.api.metrics import EngineGate, Metrics
 from watchkeeper.api.ratelimit import TokenBuckets
 from watchkeeper.config.settings import Settings
-from watchkeeper.core.errors import StoreError
+from watchkeeper.core.errors import StoreError, WatchkeeperError
+from watchkeeper.service.cameras import CameraHost, Cameras, NoCameraHost
 from watchkeeper.service.engine import Engine
 
 log = logging.getLogger(__name__)
@@ -35,6 +36,7 @@ class Services:
     gate: EngineGate
     login_limiter: TokenBuckets
     announce: Announce
+    cameras: CameraHost = field(default_factory=NoCameraHost)
     ready: bool = False
     started_monotonic_s: float = field(default_factory=time.monotonic)
 
@@ -49,6 +51,7 @@ class Services:
         if credential is not None:
             self.announce(credential)
         _ = self.engine.analyzer
+        self.start_cameras()
         self.started_monotonic_s = time.monotonic()
         self.ready = True
         log.info("service ready", extra={"home": str(self.settings.home)})
@@ -56,9 +59,22 @@ class Services:
     def shutdown(self) -> None:
         """Stop answering, then close the engine and the user store, in reverse start order."""
         self.ready = False
+        # Cameras first: their workers close live tracks into sightings on the way out.
+        self.cameras.stop_all()
         self.accounts.close()
         self.engine.close()
         log.info("service stopped")
+
+    def start_cameras(self) -> None:
+        """Start every enabled camera; one that may not run shows why and the rest go on."""
+        try:
+            plans = Cameras(self.engine).plans()
+        except WatchkeeperError:
+            # Cameras are not worth refusing to serve for; the Cameras page shows them stopped.
+            log.exception("could not read the cameras to start; none started")
+            return
+        for plan in plans:
+            plan.apply(self.cameras)
 
 
 @asynccontextmanager

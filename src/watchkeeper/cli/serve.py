@@ -48,6 +48,7 @@ def serve(
     from watchkeeper.api import create_app
     from watchkeeper.api.accounts import InitialCredential
     from watchkeeper.api.logs import configure_json_logging
+    from watchkeeper.runtime.cameras import CameraSupervisor
     from watchkeeper.service.engine import Engine
 
     api = state.settings.api.model_copy(
@@ -76,6 +77,7 @@ def serve(
         engine=Engine(settings, threshold=state.threshold),
         announce=announce,
         home_use=home_use,
+        camera_host=CameraSupervisor(settings, threshold=state.threshold),
     )
     out_console.print(f"Watchkeeper console: http://{api.host}:{api.port}/  (Ctrl-C stops it)")
     server = uvicorn.Server(

@@ -234,12 +234,36 @@ def _m5_video(conn: sqlite3.Connection) -> None:
     )
 
 
+def _m6_cameras(conn: sqlite3.Connection) -> None:
+    # Cameras the service runs. The settings (whose source URL may carry a password) are stored
+    # as a blob sealed with the site key when there is one, like templates and crops.
+    _run_script(
+        conn,
+        """
+        CREATE TABLE cameras (
+            camera_id TEXT PRIMARY KEY,
+            name TEXT NOT NULL,
+            settings BLOB NOT NULL,
+            key_id TEXT,
+            watchlist TEXT,
+            purpose TEXT NOT NULL,
+            enabled INTEGER NOT NULL,
+            loop INTEGER NOT NULL,
+            owner TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        )
+        """,
+    )
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     _m1_galleries,
     _m2_watchlists,
     _m3_recognition_keys,
     _m4_counting,
     _m5_video,
+    _m6_cameras,
 )
 """Index i holds the step from schema version i to i + 1. Append only; never edit a shipped one."""
 

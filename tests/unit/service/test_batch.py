@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import signal
 import subprocess
@@ -61,13 +62,11 @@ def test_a_worker_killed_midway_is_a_clear_error_not_a_hang(tmp_path: Path) -> N
         for _ in analyze_paths(paths, mock_settings(tmp_path / "home"), workers=2):
             seen += 1
             if seen == 5:
-                children = [
-                    int(p)
-                    for p in Path(f"/proc/{os.getpid()}/task/{os.getpid()}/children")
-                    .read_text()
-                    .split()
-                ]
-                os.kill(children[0], signal.SIGKILL)
+                # The pool's workers, not any child: the resource tracker that multiprocessing
+                # starts for earlier tests is also a child of this process.
+                workers = multiprocessing.active_children()
+                assert workers, "the batch should be running on worker processes"
+                os.kill(workers[0].pid or 0, signal.SIGKILL)
     assert 5 <= seen < len(paths)
 
 

@@ -47,6 +47,7 @@ PAGE_ACCESS: dict[str, tuple[Permission, ...]] = {
     "identify": (Permission.SEARCH_IDENTIFY,),
     "verify": (Permission.SEARCH_VERIFY,),
     "review": (Permission.REVIEW_VIEW,),
+    "cameras": (Permission.GALLERY_VIEW,),
     "sightings": (Permission.GALLERY_VIEW,),
     "approvals": (Permission.APPROVALS_APPROVE, Permission.WATCHLIST_CREATE),
     "audit": (Permission.AUDIT_READ,),

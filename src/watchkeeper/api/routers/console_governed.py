@@ -46,12 +46,20 @@ def redirect_back(path: str, notice: str) -> RedirectResponse:
     return RedirectResponse(f"{path}?notice={quote(notice)}", status_code=303)
 
 
-def attempt_action(request: Request, op: str, fn: Callable[[], T]) -> tuple[T | None, str, int]:
-    """Run a use-case; on a refusal, its message and HTTP status instead of an exception."""
+def refusal_of(fn: Callable[[], T]) -> tuple[T | None, str, int]:
+    """Call ``fn``; on a refusal, its message and HTTP status instead of an exception.
+
+    Console forms show a refusal on the page they came from, so it must not become an error page.
+    """
     try:
-        return engine_call(request, op, fn), "", 200
+        return fn(), "", 200
     except WatchkeeperError as exc:
         return None, str(exc), kind_of(exc).status
+
+
+def attempt_action(request: Request, op: str, fn: Callable[[], T]) -> tuple[T | None, str, int]:
+    """Run a use-case through the engine gate, as :func:`refusal_of` reports it."""
+    return refusal_of(lambda: engine_call(request, op, fn))
 
 
 def _active_watchlists(request: Request, principal: Principal) -> list[str]:
