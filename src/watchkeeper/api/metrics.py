@@ -124,13 +124,14 @@ class EngineGate:
                 self._metrics.engine_queue.dec()
 
     def outside(self, operation: str, fn: Callable[[], T]) -> T:
-        """Run the store-free stage of ``operation`` beside others (timed as ``<op>_analysis``).
+        """Run ``fn`` beside other requests, not through the gate (timed as ``operation``).
 
-        ``fn`` must not touch the store: it runs while other requests hold the gate.
+        Only for work that touches no store (analysing a photo): it runs while other requests
+        hold the gate.
         """
         self._metrics.analysing.inc()
         try:
-            with self._metrics.timed(f"{operation}_analysis"):
+            with self._metrics.timed(operation):
                 return fn()
         finally:
             self._metrics.analysing.dec()

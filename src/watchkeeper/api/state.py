@@ -106,5 +106,5 @@ def engine_call_staged(
     ...     lambda probe: engine.identify(me, probe, "staff", "door access"))
     """
     services = services_of(request)
-    prepared = services.gate.outside(operation, prepare)
+    prepared = services.gate.outside(f"{operation}_analysis", prepare)
     return services.gate.run(operation, lambda: governed(prepared))

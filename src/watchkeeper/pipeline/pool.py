@@ -4,7 +4,8 @@ dlib's detectors and ONNX Runtime release the GIL while they compute, so threads
 different photos run in parallel on separate cores. The models are not documented as safe to
 share between threads, so each analyzer is lent to one thread at a time: a thread *leases* one,
 uses it, and hands it back. A pool of ``size`` analyzers runs at most ``size`` analyses at once;
-further callers wait for one to come back (``waiting`` counts them).
+further callers wait for one to come back (``waiting`` counts them). A thread holds at most one
+lease at a time (a second lease inside the first could wait forever on a pool of one).
 
 >>> pool = AnalyzerPool(lambda: build_analyzer(settings), size=2)  # doctest: +SKIP
 >>> with pool.lease() as analyzer:  # doctest: +SKIP
