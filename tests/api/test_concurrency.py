@@ -3,6 +3,7 @@ and the audit chain holds exactly one search entry per request, intact."""
 
 from __future__ import annotations
 
+import json
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -84,3 +85,42 @@ def test_concurrent_identify_requests_each_get_their_own_answer_and_one_audit_en
     assert _sample(service, "watchkeeper_engine_queue_depth") == 0
     assert _sample(service, "watchkeeper_analyses_in_progress") == 0
     assert _sample(service, "watchkeeper_analysis_queue_depth") == 0
+
+
+def test_no_search_ordered_after_a_deletion_matches_the_deleted_person(service: Service) -> None:
+    """The audit log's order is the order the gate ran things in: every search recorded after
+    the deletion was made against the index without her, even with searches in flight."""
+    create_staff_watchlist(service)
+    assert enrol(service, "Alice Example", ALICE_SEED).status_code == 201
+    searcher, operator = service.headers("ivan"), service.headers("olive")
+    alice = photo_of(ALICE_SEED)
+
+    def search(i: int) -> Any:
+        return service.client.post(
+            "/api/identify",
+            files=alice,
+            data={"watchlist": STAFF, "purpose": f"door camera check {i}"},
+            headers=searcher,
+        )
+
+    with ThreadPoolExecutor(max_workers=REQUESTS) as pool:
+        pending = [pool.submit(search, i) for i in range(REQUESTS)]
+        deleted = service.client.delete(
+            f"/api/watchlists/{STAFF}/people/Alice Example", headers=operator
+        )
+        answers = [p.result() for p in pending]
+    assert deleted.status_code == 200, deleted.text
+    assert all(r.status_code == 200 for r in answers)
+
+    rows = service.engine.store.conn.execute(
+        "SELECT seq, action, details FROM audit_log WHERE action IN (?, ?, ?) ORDER BY seq",
+        (AuditAction.DELETE, AuditAction.SEARCH_IDENTIFY, AuditAction.MATCH),
+    ).fetchall()
+    [deleted_at] = [seq for seq, action, _ in rows if action == AuditAction.DELETE]
+    later = [(action, json.loads(details)) for seq, action, details in rows if seq > deleted_at]
+    assert all(action != AuditAction.MATCH for action, _ in later)
+    assert all(d["candidates"] == 0 for action, d in later if action == AuditAction.SEARCH_IDENTIFY)
+    matched = sum(1 for r in answers if r.json()["faces"][0]["decision"] == "match")
+    assert matched == sum(1 for seq, action, _ in rows if action == AuditAction.MATCH)
+    after = search(REQUESTS)
+    assert after.json()["faces"][0]["decision"] == "unknown"
