@@ -45,7 +45,24 @@ class Metrics:
         )
         self.engine_queue = Gauge(
             "watchkeeper_engine_queue_depth",
-            "Requests waiting for the recognition engine.",
+            "Requests waiting for the recognition engine's one-at-a-time (store) section.",
+            registry=self.registry,
+        )
+        self.engine_wait = Histogram(
+            "watchkeeper_engine_wait_seconds",
+            "Time a request waited for the engine's one-at-a-time section, by operation.",
+            ("operation",),
+            buckets=_BUCKETS_S,
+            registry=self.registry,
+        )
+        self.analysing = Gauge(
+            "watchkeeper_analyses_in_progress",
+            "Photos being analysed now, outside the one-at-a-time section (in parallel).",
+            registry=self.registry,
+        )
+        self.analysis_queue = Gauge(
+            "watchkeeper_analysis_queue_depth",
+            "Photos waiting for a free face analyzer.",
             registry=self.registry,
         )
         self.pipeline = Histogram(
@@ -78,8 +95,10 @@ class Metrics:
 class EngineGate:
     """Runs engine operations one at a time, counting the queue and timing each operation.
 
-    The engine's detectors are not documented as thread-safe, and with a CPU-bound pipeline
-    on a few cores one operation at a time loses little throughput.
+    The engine shares one SQLite connection between its use-cases, so running them one at a
+    time means none reads another's uncommitted rows. Work that touches no store (decoding and
+    analysing a photo) runs before, in :meth:`outside`, on as many threads as there are
+    requests; the engine lends each its own analyzer, so the models never see two callers.
     """
 
     def __init__(self, metrics: Metrics) -> None:
@@ -87,14 +106,32 @@ class EngineGate:
         self._lock = threading.Lock()
 
     def run(self, operation: str, fn: Callable[[], T]) -> T:
+        """Run ``fn`` alone (timed as ``operation``; its wait counted and timed)."""
         queued = True
         self._metrics.engine_queue.inc()
+        waited_from = time.perf_counter()
         try:
             with self._lock:
                 self._metrics.engine_queue.dec()
                 queued = False
+                self._metrics.engine_wait.labels(operation).observe(
+                    time.perf_counter() - waited_from
+                )
                 with self._metrics.timed(operation):
                     return fn()
         finally:
             if queued:
                 self._metrics.engine_queue.dec()
+
+    def outside(self, operation: str, fn: Callable[[], T]) -> T:
+        """Run ``fn`` beside other requests, not through the gate (timed as ``operation``).
+
+        Only for work that touches no store (analysing a photo): it runs while other requests
+        hold the gate.
+        """
+        self._metrics.analysing.inc()
+        try:
+            with self._metrics.timed(operation):
+                return fn()
+        finally:
+            self._metrics.analysing.dec()

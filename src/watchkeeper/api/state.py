@@ -23,6 +23,7 @@ log = logging.getLogger(__name__)
 
 Announce = Callable[[InitialCredential], None]
 T = TypeVar("T")
+P = TypeVar("P")
 
 
 @dataclass
@@ -52,6 +53,11 @@ class Services:
             self.announce(credential)
         _ = self.engine.analyzer
         self.start_cameras()
+        # Every analyzer is built and loaded now, so the first concurrent requests do not
+        # each pay for loading models (and a missing model file stops the start).
+        pool = self.engine.analyzers
+        pool.fill()
+        self.metrics.analysis_queue.set_function(lambda: pool.waiting)
         self.started_monotonic_s = time.monotonic()
         self.ready = True
         log.info("service ready", extra={"home": str(self.settings.home)})
@@ -103,3 +109,18 @@ def engine_call(request: Request, operation: str, fn: Callable[[], T]) -> T:
     """
     services = services_of(request)
     return services.gate.run(operation, fn)
+
+
+def engine_call_staged(
+    request: Request, operation: str, prepare: Callable[[], P], governed: Callable[[P], T]
+) -> T:
+    """Run a use-case in two stages: ``prepare`` (photo analysis, touching no store) beside
+    other requests, then ``governed`` with its result through the gate, one at a time.
+
+    >>> engine_call_staged(  # doctest: +SKIP
+    ...     request, "identify", lambda: engine.analyse_probe(frame),
+    ...     lambda probe: engine.identify(me, probe, "staff", "door access"))
+    """
+    services = services_of(request)
+    prepared = services.gate.outside(f"{operation}_analysis", prepare)
+    return services.gate.run(operation, lambda: governed(prepared))

@@ -49,6 +49,8 @@ class LoadLevel:
     p50_ms: float
     p99_ms: float
     matched: int
+    load_avg_1m: float = 0.0
+    """The machine's 1-minute load average as the level ended (others' work included)."""
 
     @property
     def requests_per_s(self) -> float:
@@ -60,6 +62,7 @@ class LoadResult:
     identities: int
     probe: str
     levels: tuple[LoadLevel, ...]
+    cpu_cores: int = 0
 
 
 def prepare_site(
@@ -168,7 +171,14 @@ def _level(base_url: str, token: str, probe: bytes, clients: int, duration_s: fl
     ms = sorted(x * 1000.0 for x in latencies)
     p99 = ms[min(len(ms) - 1, int(np.ceil(0.99 * len(ms))) - 1)] if ms else 0.0
     return LoadLevel(
-        clients, len(ms), errors, took, statistics.median(ms) if ms else 0.0, p99, matched
+        clients,
+        len(ms),
+        errors,
+        took,
+        statistics.median(ms) if ms else 0.0,
+        p99,
+        matched,
+        os.getloadavg()[0],
     )
 
 
@@ -215,4 +225,4 @@ def run_load_bench(
                 process.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 process.kill()
-    return LoadResult(identities, probe_photo.name, levels)
+    return LoadResult(identities, probe_photo.name, levels, os.cpu_count() or 0)

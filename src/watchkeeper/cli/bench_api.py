@@ -58,11 +58,12 @@ def bench_api(
         )
         return
     out_console.print(
-        f"POST /api/identify with {result.probe} against {result.identities:,} identities:"
+        f"POST /api/identify with {result.probe} against {result.identities:,} identities "
+        f"({result.cpu_cores} CPU cores; load is the 1-minute load average, others included):"
     )
-    out_console.print("clients  requests  req/s   p50 ms   p99 ms  errors  matched")
+    out_console.print("clients  requests  req/s   p50 ms   p99 ms  errors  matched  load")
     for lv in result.levels:
         out_console.print(
             f"{lv.clients:>7}  {lv.requests:>8}  {lv.requests_per_s:>5.2f}  {lv.p50_ms:>7.0f}"
-            f"  {lv.p99_ms:>7.0f}  {lv.errors:>6}  {lv.matched:>7}"
+            f"  {lv.p99_ms:>7.0f}  {lv.errors:>6}  {lv.matched:>7}  {lv.load_avg_1m:>4.1f}"
         )

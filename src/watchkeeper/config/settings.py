@@ -102,6 +102,15 @@ class RecognitionSettings(_Section):
     threads: int = Field(
         1, ge=1, le=64, title="Embedder threads", description="ONNX Runtime intra-op threads."
     )
+    parallel_analyses: int = Field(
+        0,
+        ge=0,
+        le=64,
+        title="Photos analysed at once",
+        description="How many photos the engine analyses at the same time when several "
+        "requests arrive together, each on its own copy of the models (about 70 MB each). "
+        "0 means one per CPU core.",
+    )
     mirror_augment: bool = Field(
         True,
         title="Mirrored template",

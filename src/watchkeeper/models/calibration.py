@@ -8,6 +8,8 @@ needed at run time. ``watchkeeper calibrate`` remakes the file.
 from __future__ import annotations
 
 import json
+import stat as stat_kind
+import threading
 from dataclasses import asdict, dataclass
 from importlib import resources
 from pathlib import Path
@@ -52,6 +54,33 @@ def packaged_path(contract_id: str) -> Path:
     )
 
 
+# Parsed files by (path, modification time, size): every search needs a threshold, and
+# re-reading the JSON each time cost more than the search itself. A remade file (``watchkeeper
+# calibrate``) has a new modification time, so it is read again.
+_parsed: dict[tuple[str, int, int], Calibration] = {}
+_parsed_lock = threading.Lock()
+
+
+def _read(path: Path) -> Calibration | None:
+    try:
+        stat = path.stat()
+    except OSError:
+        return None
+    if not stat_kind.S_ISREG(stat.st_mode):
+        return None
+    key = (str(path), stat.st_mtime_ns, stat.st_size)
+    with _parsed_lock:
+        known = _parsed.get(key)
+    if known is not None:
+        return known
+    calibration = Calibration(**json.loads(path.read_text()))
+    with _parsed_lock:
+        if len(_parsed) > 64:
+            _parsed.clear()
+        _parsed[key] = calibration
+    return calibration
+
+
 def load_calibration(contract_id: str, extra_dir: Path | None = None) -> Calibration:
     """The site's own calibration (in ``extra_dir``) if present, else the packaged one."""
     candidates = []
@@ -59,9 +88,9 @@ def load_calibration(contract_id: str, extra_dir: Path | None = None) -> Calibra
         candidates.append(extra_dir / _file_name(contract_id))
     candidates.append(packaged_path(contract_id))
     for path in candidates:
-        if path.is_file():
-            data = json.loads(path.read_text())
-            return Calibration(**data)
+        found = _read(path)
+        if found is not None:
+            return found
     raise ConfigError(
         f"no calibration for model contract {contract_id}; run `watchkeeper calibrate` "
         "or pass an explicit threshold"

@@ -71,6 +71,20 @@ class FaceAnalyzer:
             return base
         return replace(base, preprocessing="+".join([base.preprocessing, *marks]))
 
+    def startup(self) -> None:
+        """Load every model now instead of on the first photo (parts without ``startup`` skip)."""
+        parts: tuple[object, ...] = (
+            self.first_pass_detector,
+            self.detector,
+            self.fallback_detector,
+            self.aligner,
+            self.embedder,
+        )
+        for part in parts:
+            start = getattr(part, "startup", None)
+            if callable(start):
+                start()
+
     def locate(self, image: Image) -> Faces:
         """Boxes and scores only, on a downscaled copy for large images, mapped back."""
         small, scale = _downscale(image, self.detection.max_side_px)

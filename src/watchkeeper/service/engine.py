@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import threading
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from watchkeeper.config.settings import Settings
-from watchkeeper.core import Decision, Faces, Frame, Match, Verification
+from watchkeeper.core import Decision, EmbeddingContract, Faces, Frame, Match, Verification
 from watchkeeper.core.errors import (
     InvalidInputError,
     NotFoundError,
@@ -49,6 +51,7 @@ from watchkeeper.governance.policy import (
 from watchkeeper.models.calibration import load_calibration
 from watchkeeper.pipeline.analyzer import FaceAnalyzer
 from watchkeeper.pipeline.factory import build_analyzer
+from watchkeeper.pipeline.pool import AnalyzerPool
 from watchkeeper.service.batch import ImageResult, analyze_paths
 from watchkeeper.service.crops import face_crop_jpeg
 from watchkeeper.service.site import DB_FILE, Act, Clock, Site
@@ -64,6 +67,7 @@ __all__ = [
     "EnrolResult",
     "IdentifyResult",
     "ImageInput",
+    "Probe",
     "TemplateVerification",
 ]
 
@@ -117,6 +121,20 @@ class TemplateVerification:
     results: tuple[Verification, ...]
 
 
+@dataclass(frozen=True, slots=True)
+class Probe:
+    """A probe photo analysed ahead of its search: faces with templates, and a face crop for
+    each accepted face (row-aligned, None for rejected faces).
+
+    Made by :meth:`Engine.analyse_probe`, which touches no store, so the costly part of an
+    identification can run on several threads while the governed search runs one at a time.
+    """
+
+    frame: Frame
+    faces: Faces
+    crops: tuple[bytes | None, ...]
+
+
 def validate_purpose(purpose: object) -> str:
     """A search purpose: required, printable, bounded, and naming no protected attribute."""
     text = validate_free_text(purpose, "purpose", MAX_PURPOSE)
@@ -168,9 +186,12 @@ class Engine:
         self.settings = settings or Settings()
         self._threshold_override = threshold
         self._analyzer: FaceAnalyzer | None = None
+        self._pool: AnalyzerPool | None = None
+        self._contract: EmbeddingContract | None = None
+        self._pool_lock = threading.Lock()
         self.site = Site(self.settings, clock=clock, password_params=password_params)
         self.accounts = Accounts(self.site)
-        self.watchlists = Watchlists(self.site, lambda: self.analyzer.contract)
+        self.watchlists = Watchlists(self.site, lambda: self.contract)
         self.review = Review(self.site)
         self.erasure = Erasure(self.site)
         self.retention = Retention(self.site)
@@ -187,6 +208,31 @@ class Engine:
         return self._analyzer
 
     @property
+    def contract(self) -> EmbeddingContract:
+        """The embedding contract of this engine's analyzers (read once: every search checks
+        it, and the models loaded at start do not change while the engine runs)."""
+        if self._contract is None:
+            self._contract = self.analyzer.contract
+        return self._contract
+
+    @property
+    def analyzers(self) -> AnalyzerPool:
+        """The analyzers the engine's own use-cases borrow, so photos from several threads are
+        analysed in parallel (``recognition.parallel_analyses`` at once, 0: one per core).
+
+        Separate from :attr:`analyzer`, which callers may use directly on their own thread.
+        """
+        with self._pool_lock:
+            if self._pool is None:
+                size = self.settings.recognition.parallel_analyses or os.cpu_count() or 1
+                self._pool = AnalyzerPool(lambda: build_analyzer(self.settings), size)
+            return self._pool
+
+    def _analyze(self, frame: Frame, with_embeddings: bool = True) -> Faces:
+        with self.analyzers.lease() as analyzer:
+            return analyzer.analyze(frame, with_embeddings=with_embeddings)
+
+    @property
     def store(self) -> SqliteStore:
         return self.site.store
 
@@ -196,6 +242,10 @@ class Engine:
 
     def close(self) -> None:
         self.retention.stop_schedule()
+        with self._pool_lock:
+            if self._pool is not None:
+                self._pool.close()
+                self._pool = None
         self.site.close()
 
     def __enter__(self) -> Engine:
@@ -211,7 +261,7 @@ class Engine:
             return self._threshold_override
         fmr = target_fmr if target_fmr is not None else self.settings.recognition.target_fmr
         calibration = load_calibration(
-            self.analyzer.contract.contract_id, self.settings.home / "calibrations"
+            self.contract.contract_id, self.settings.home / "calibrations"
         )
         return calibration.threshold(fmr)
 
@@ -225,7 +275,7 @@ class Engine:
 
     def detect(self, image: ImageInput, with_embeddings: bool = False) -> Faces:
         """Faces in an image with boxes, landmarks and quality verdicts (no identities)."""
-        return self.analyzer.analyze(self._frame(image), with_embeddings=with_embeddings)
+        return self._analyze(self._frame(image), with_embeddings=with_embeddings)
 
     # -- enrolment ---------------------------------------------------------------------------
     def _enrol_terms(
@@ -287,7 +337,7 @@ class Engine:
 
     def _check_enrol(self, record: GalleryRecord) -> None:
         require_active(record, self.site.now())
-        self.analyzer.contract.require_same(record.contract_id)
+        self.contract.require_same(record.contract_id)
 
     def enrol(
         self,
@@ -310,7 +360,7 @@ class Engine:
             principal, Permission.GALLERY_ENROL, AuditAction.ENROL, target, watchlist=watchlist
         )
         frame = self._frame(image)
-        faces = self.analyzer.analyze(frame)
+        faces = self._analyze(frame)
         with self.site.act(
             principal,
             AuditAction.ENROL,
@@ -426,7 +476,7 @@ class Engine:
     # -- 1:1 ---------------------------------------------------------------------------------
     def _single_embedding(self, image: ImageInput, label: str) -> np.ndarray:
         frame = self._frame(image)
-        faces = self.analyzer.analyze(frame)
+        faces = self._analyze(frame)
         row = choose_enrolment_face(faces, frame.source_id or label)
         if faces.embedding is None:
             raise InvalidInputError(f"{label}: no embedding")
@@ -497,7 +547,7 @@ class Engine:
         )
         fmr = target_fmr if target_fmr is not None else self.settings.recognition.target_fmr
         threshold = self.threshold(fmr)
-        faces = self.analyzer.analyze(self._frame(image))
+        faces = self._analyze(self._frame(image))
         with self.site.act(
             principal,
             AuditAction.SEARCH_VERIFY,
@@ -508,7 +558,7 @@ class Engine:
         ) as act:
             validate_purpose(purpose)
             record = self.site.active_watchlist(validate_watchlist_name(watchlist), act.at)
-            self.analyzer.contract.require_same(record.contract_id)
+            self.contract.require_same(record.contract_id)
             template = self._template_in(template_id, record)
             if len(faces) and faces.embedding is None:
                 raise InvalidInputError("faces carry no embeddings")
@@ -535,10 +585,28 @@ class Engine:
             )
 
     # -- 1:N ---------------------------------------------------------------------------------
+    def analyse_probe(self, image: ImageInput | Probe) -> Probe:
+        """Analyse a probe photo for :meth:`identify`: faces, templates and face crops.
+
+        Touches no store and needs no principal (it learns nothing about anyone enrolled), so
+        callers may run it on several threads at once, outside the one-at-a-time section where
+        the governed search runs (the API does). Nothing is kept: a probe that is never
+        searched leaves no trace.
+        """
+        if isinstance(image, Probe):
+            return image
+        frame = self._frame(image)
+        faces = self._analyze(frame)
+        crops = tuple(
+            face_crop_jpeg(frame.image, faces.xyxy[row]) if faces.accepted[row] else None
+            for row in range(len(faces))
+        )
+        return Probe(frame, faces, crops)
+
     def identify(
         self,
         principal: Principal,
-        image: ImageInput,
+        image: ImageInput | Probe,
         watchlist: str,
         purpose: str,
         top_k: int | None = None,
@@ -546,7 +614,9 @@ class Engine:
     ) -> IdentifyResult:
         """Search every face of ``image`` in one active watchlist, for a stated purpose.
 
-        Every match becomes a review candidate; "unknown" when nobody passes the threshold.
+        ``image`` may be a :class:`Probe` from :meth:`analyse_probe` (analysed earlier, on
+        another thread). Every match becomes a review candidate; "unknown" when nobody passes
+        the threshold.
         """
         target = "probe"
         self.site.check(
@@ -557,8 +627,10 @@ class Engine:
             watchlist=watchlist,
             purpose=purpose if isinstance(purpose, str) else "",
         )
-        frame = self._frame(image)
-        faces = self.analyzer.analyze(frame)
+        probe = self.analyse_probe(image)
+        frame, faces = probe.frame, probe.faces
+        if len(faces) and faces.meta.contract_id != self.contract.contract_id:
+            raise InvalidInputError("the probe was analysed by another model than this engine's")
         with self.site.act(
             principal,
             AuditAction.SEARCH_IDENTIFY,
@@ -570,7 +642,7 @@ class Engine:
             validate_purpose(purpose)
             record = self.site.active_watchlist(validate_watchlist_name(watchlist), act.at)
             matches = self._match(record, faces, top_k, target_fmr)
-            ids = self._queue_candidates(act, record, frame, faces, matches, purpose)
+            ids = self._queue_candidates(act, record, probe, matches, purpose)
             act.record(
                 details={
                     "faces": len(faces),
@@ -585,8 +657,7 @@ class Engine:
         self,
         act: Act,
         record: GalleryRecord,
-        frame: Frame,
-        faces: Faces,
+        probe: Probe,
         matches: tuple[Match, ...],
         purpose: str,
     ) -> tuple[str | None, ...]:
@@ -600,9 +671,10 @@ class Engine:
                 continue
             best = match.candidates[0]
             cid = new_candidate_id()
-            crop, key_id = self.site.store.seal_blob(
-                face_crop_jpeg(frame.image, faces.xyxy[row]), cid + "/probe"
-            )
+            made = probe.crops[row] if row < len(probe.crops) else None
+            if made is None:
+                made = face_crop_jpeg(probe.frame.image, probe.faces.xyxy[row])
+            crop, key_id = self.site.store.seal_blob(made, cid + "/probe")
             queue.add(
                 watchlist=record.name,
                 gallery_id=record.gallery_id,
@@ -611,7 +683,7 @@ class Engine:
                 template_id=best.template_id,
                 similarity=best.similarity,
                 threshold=match.threshold,
-                probe_source=frame.source_id or "image",
+                probe_source=probe.frame.source_id or "image",
                 searched_by=act.principal.username if act.principal else "system",
                 purpose=purpose,
                 probe_crop=crop,
@@ -643,7 +715,7 @@ class Engine:
             return ()
         if faces.embedding is None:
             raise InvalidInputError("faces carry no embeddings")
-        self.analyzer.contract.require_same(record.contract_id)
+        self.contract.require_same(record.contract_id)
         candidates = self.site.catalog.search(record, faces.embedding, k)
         matches = []
         for row, cands in enumerate(candidates):

@@ -75,14 +75,16 @@ def test_image_without_a_face_is_refused(staff: Staff) -> None:
 def test_several_faces_need_a_choice(staff: Staff, monkeypatch: pytest.MonkeyPatch) -> None:
     from watchkeeper.core import Faces
 
-    analyzer = staff.engine.analyzer
-    real = analyzer.detector.detect
+    # Patched on the class: the engine's use-cases borrow analyzers from its pool, each with
+    # its own detector instance.
+    detector_type = type(staff.engine.analyzer.detector)
+    real = detector_type.detect
 
-    def two_faces(image: np.ndarray) -> Faces:
-        one = real(image)
+    def two_faces(self: object, image: np.ndarray) -> Faces:
+        one = real(self, image)
         return Faces.concatenate([one, one.with_columns(xyxy=one.xyxy * 0.5)])
 
-    monkeypatch.setattr(analyzer.detector, "detect", two_faces)
+    monkeypatch.setattr(detector_type, "detect", two_faces)
     with pytest.raises(MultipleFacesError, match="choose one"):
         _enrol(staff, "Ada", 1)
     result = _enrol(staff, "Ada", 1, face_index=1)

@@ -51,7 +51,7 @@ from watchkeeper.api.schemas import (
     CfVerifyResponse,
 )
 from watchkeeper.api.security import Credential, bound_key, requires
-from watchkeeper.api.state import engine_call, services_of
+from watchkeeper.api.state import engine_call, engine_call_staged, services_of
 from watchkeeper.core import Decision, Frame
 from watchkeeper.core.errors import InvalidInputError, NoFaceError, NotFoundError
 from watchkeeper.governance.authz import Permission, Principal
@@ -353,10 +353,13 @@ async def recognize(
     engine = _engine(request)
     start = time.perf_counter()
     result = await run_in_threadpool(
-        engine_call,
+        engine_call_staged,
         request,
         "identify",
-        lambda: engine.identify(principal, frame, key.watchlist, key.purpose, prediction_count),
+        lambda: engine.analyse_probe(frame),
+        lambda probe: engine.identify(
+            principal, probe, key.watchlist, key.purpose, prediction_count
+        ),
     )
     elapsed_ms = round((time.perf_counter() - start) * 1000.0, 1)
     faces = []

@@ -19,7 +19,7 @@ from watchkeeper.api.errors import kind_of
 from watchkeeper.api.explain import explain_match, explain_verification, fmr_text
 from watchkeeper.api.routers.console import PAGE_ACCESS, page
 from watchkeeper.api.security import requires
-from watchkeeper.api.state import engine_call, services_of
+from watchkeeper.api.state import engine_call, engine_call_staged, services_of
 from watchkeeper.api.uploads import read_upload
 from watchkeeper.core import Decision
 from watchkeeper.core.errors import InvalidInputError, WatchkeeperError
@@ -233,8 +233,13 @@ def identify_submit(
         frame = read_upload(file, services_of(request).settings)
     except WatchkeeperError as exc:
         return _identify_page(request, principal, kind_of(exc).status, error=str(exc))
-    result, error, status = attempt_action(
-        request, "identify", lambda: engine.identify(principal, frame, watchlist, purpose)
+    result, error, status = refusal_of(
+        lambda: engine_call_staged(
+            request,
+            "identify",
+            lambda: engine.analyse_probe(frame),
+            lambda probe: engine.identify(principal, probe, watchlist, purpose),
+        )
     )
     if result is None:
         return _identify_page(request, principal, status, error=error, purpose=purpose)

@@ -21,8 +21,10 @@ DETECT_ACCESS = (Permission.GALLERY_ENROL, Permission.SEARCH_IDENTIFY, Permissio
 
 
 def run_detect(request: Request, frame: Frame) -> Faces:
+    # Detection touches no store, and the engine lends each caller its own analyzer, so it
+    # runs beside other requests instead of waiting for the gate.
     services = services_of(request)
-    return services.gate.run("detect", lambda: services.engine.detect(frame))
+    return services.gate.outside("detect", lambda: services.engine.detect(frame))
 
 
 def detect_response(frame: Frame, faces: Faces, with_landmarks: bool) -> DetectResponse:

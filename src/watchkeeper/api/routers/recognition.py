@@ -19,7 +19,7 @@ from watchkeeper.api.schemas import (
     page_of,
 )
 from watchkeeper.api.security import requires
-from watchkeeper.api.state import engine_call, services_of
+from watchkeeper.api.state import engine_call, engine_call_staged, services_of
 from watchkeeper.api.uploads import read_upload
 from watchkeeper.governance.authz import Permission, Principal
 from watchkeeper.service.engine import IdentifyResult
@@ -108,11 +108,13 @@ def identify(
 ) -> IdentifyOut:
     """Search every face of the photo in one active watchlist, for a stated purpose."""
     services = services_of(request)
+    engine = services.engine
     frame = read_upload(file, services.settings)
-    result = engine_call(
+    result = engine_call_staged(
         request,
         "identify",
-        lambda: services.engine.identify(principal, frame, watchlist, purpose, top_k, target_fmr),
+        lambda: engine.analyse_probe(frame),
+        lambda probe: engine.identify(principal, probe, watchlist, purpose, top_k, target_fmr),
     )
     fmr = target_fmr or services.settings.recognition.target_fmr
     return identify_out(result, watchlist, purpose, fmr)
