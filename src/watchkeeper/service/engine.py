@@ -17,7 +17,7 @@ import json
 import logging
 import os
 import threading
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,6 +26,7 @@ import numpy as np
 from watchkeeper.config.settings import Settings
 from watchkeeper.core import Decision, EmbeddingContract, Faces, Frame, Match, Verification
 from watchkeeper.core.errors import (
+    ContractMismatchError,
     InvalidInputError,
     NotFoundError,
     PermissionDeniedError,
@@ -123,11 +124,12 @@ class TemplateVerification:
 
 @dataclass(frozen=True, slots=True)
 class Probe:
-    """A probe photo analysed ahead of its search: faces with templates, and a face crop for
-    each accepted face (row-aligned, None for rejected faces).
+    """A photo analysed ahead of its governed use: faces with templates, and a face crop for
+    each accepted face (row-aligned; None for rejected faces, or when no crops were asked for).
 
     Made by :meth:`Engine.analyse_probe`, which touches no store, so the costly part of an
-    identification can run on several threads while the governed search runs one at a time.
+    identification, verification or enrolment can run on several threads while the governed
+    part (permission, audit, store) runs one at a time.
     """
 
     frame: Frame
@@ -302,6 +304,7 @@ class Engine:
         source: str,
         face_index: int | None,
         terms: IdentityTerms,
+        crops: Sequence[bytes | None] = (),
     ) -> EnrolResult:
         row = choose_enrolment_face(faces, source, face_index)
         if faces.embedding is None:
@@ -314,7 +317,9 @@ class Engine:
                     f"watchlist {record.name!r} already holds its approved maximum of "
                     f"{record.max_identities} people; widening it needs approval"
                 )
-        crop = None if image is None else face_crop_jpeg(image, faces.xyxy[row])
+        crop = crops[row] if row < len(crops) else None
+        if crop is None and image is not None:
+            crop = face_crop_jpeg(image, faces.xyxy[row])
         outcome: EnrolOutcome = self.site.catalog.add_template(
             act.conn, record, person, faces.embedding[row], source, terms, crop
         )
@@ -343,7 +348,7 @@ class Engine:
         self,
         principal: Principal,
         person: str,
-        image: ImageInput,
+        image: ImageInput | Probe,
         watchlist: str,
         basis: str,
         source: str,
@@ -352,15 +357,20 @@ class Engine:
     ) -> EnrolResult:
         """Add a face of ``person`` to an active watchlist, recording why (basis) and from where.
 
-        Refuses images with several faces unless ``face_index`` picks one.
+        ``image`` may be a :class:`Probe` analysed earlier (see :meth:`identify`). Refuses
+        images with several faces unless ``face_index`` picks one.
         """
         person = validate_display_name(person)
         target = f"person:{person}"
-        self.site.check(
-            principal, Permission.GALLERY_ENROL, AuditAction.ENROL, target, watchlist=watchlist
+        (probe,) = self._probes_for(
+            principal,
+            Permission.GALLERY_ENROL,
+            AuditAction.ENROL,
+            target,
+            [image],
+            watchlist=watchlist,
         )
-        frame = self._frame(image)
-        faces = self._analyze(frame)
+        frame = probe.frame
         with self.site.act(
             principal,
             AuditAction.ENROL,
@@ -372,15 +382,17 @@ class Engine:
             terms = self._enrol_terms(principal, basis, source, metadata)
             record = self.site.catalog.get(validate_watchlist_name(watchlist))
             self._check_enrol(record)
+            self._require_probe_contract(probe, record.contract_id, f"watchlist {record.name!r}")
             return self._enrol_row(
                 act,
                 record,
                 person,
-                faces,
+                probe.faces,
                 frame.image,
                 frame.source_id or "image",
                 face_index,
                 terms,
+                probe.crops,
             )
 
     def enrol_many(
@@ -474,10 +486,10 @@ class Engine:
         return items
 
     # -- 1:1 ---------------------------------------------------------------------------------
-    def _single_embedding(self, image: ImageInput, label: str) -> np.ndarray:
-        frame = self._frame(image)
-        faces = self._analyze(frame)
-        row = choose_enrolment_face(faces, frame.source_id or label)
+    @staticmethod
+    def _single_embedding(probe: Probe, label: str) -> np.ndarray:
+        faces = probe.faces
+        row = choose_enrolment_face(faces, probe.frame.source_id or label)
         if faces.embedding is None:
             raise InvalidInputError(f"{label}: no embedding")
         return np.asarray(faces.embedding[row], dtype=np.float32)
@@ -485,20 +497,30 @@ class Engine:
     def verify(
         self,
         principal: Principal,
-        image_a: ImageInput,
-        image_b: ImageInput,
+        image_a: ImageInput | Probe,
+        image_b: ImageInput | Probe,
         purpose: str,
         target_fmr: float | None = None,
     ) -> Verification:
-        """Is the one face in A the same person as the one face in B? (1:1, audited)"""
-        self.site.check(
-            principal, Permission.SEARCH_VERIFY, AuditAction.SEARCH_VERIFY, "pair", purpose=purpose
+        """Is the one face in A the same person as the one face in B? (1:1, audited)
+
+        Either photo may be a :class:`Probe` analysed earlier (see :meth:`identify`).
+        """
+        probe_a, probe_b = self._probes_for(
+            principal,
+            Permission.SEARCH_VERIFY,
+            AuditAction.SEARCH_VERIFY,
+            "pair",
+            [image_a, image_b],
+            purpose=purpose,
+            crops=False,
         )
-        # The models run before the write transaction opens, so nobody waits on them.
         fmr = target_fmr if target_fmr is not None else self.settings.recognition.target_fmr
         threshold = self.threshold(fmr)
-        a = self._single_embedding(image_a, "first image")
-        b = self._single_embedding(image_b, "second image")
+        for probe in (probe_a, probe_b):
+            self._require_probe_contract(probe, self.contract.contract_id, "this engine")
+        a = self._single_embedding(probe_a, "first image")
+        b = self._single_embedding(probe_b, "second image")
         with self.site.act(
             principal,
             AuditAction.SEARCH_VERIFY,
@@ -525,7 +547,7 @@ class Engine:
     def verify_template(
         self,
         principal: Principal,
-        image: ImageInput,
+        image: ImageInput | Probe,
         template_id: str,
         watchlist: str,
         purpose: str,
@@ -534,20 +556,23 @@ class Engine:
         """Is each face in ``image`` the person of one stored photo? (1:1 per face, audited)
 
         The photo must be in ``watchlist``, and the watchlist active now: comparing against a
-        stored face is a use of the gallery like any search.
+        stored face is a use of the gallery like any search. ``image`` may be a :class:`Probe`
+        analysed earlier (see :meth:`identify`).
         """
         target = f"template:{safe_excerpt(template_id, 40)}"
-        self.site.check(
+        (probe,) = self._probes_for(
             principal,
             Permission.SEARCH_VERIFY,
             AuditAction.SEARCH_VERIFY,
             target,
+            [image],
             watchlist=watchlist,
-            purpose=purpose if isinstance(purpose, str) else "",
+            purpose=purpose,
+            crops=False,
         )
+        faces = probe.faces
         fmr = target_fmr if target_fmr is not None else self.settings.recognition.target_fmr
         threshold = self.threshold(fmr)
-        faces = self._analyze(self._frame(image))
         with self.site.act(
             principal,
             AuditAction.SEARCH_VERIFY,
@@ -559,6 +584,7 @@ class Engine:
             validate_purpose(purpose)
             record = self.site.active_watchlist(validate_watchlist_name(watchlist), act.at)
             self.contract.require_same(record.contract_id)
+            self._require_probe_contract(probe, record.contract_id, f"watchlist {record.name!r}")
             template = self._template_in(template_id, record)
             if len(faces) and faces.embedding is None:
                 raise InvalidInputError("faces carry no embeddings")
@@ -585,23 +611,64 @@ class Engine:
             )
 
     # -- 1:N ---------------------------------------------------------------------------------
-    def analyse_probe(self, image: ImageInput | Probe) -> Probe:
-        """Analyse a probe photo for :meth:`identify`: faces, templates and face crops.
+    def analyse_probe(self, image: ImageInput | Probe, *, crops: bool = True) -> Probe:
+        """Analyse a photo for :meth:`identify`, :meth:`enrol`, :meth:`verify` or
+        :meth:`verify_template`: faces, templates and (``crops``) face crops.
 
         Touches no store and needs no principal (it learns nothing about anyone enrolled), so
         callers may run it on several threads at once, outside the one-at-a-time section where
-        the governed search runs (the API does). Nothing is kept: a probe that is never
-        searched leaves no trace.
+        the governed use-case runs (the API does). Nothing is kept: a probe that is never
+        used leaves no trace. Verification keeps no picture, so it asks for no crops.
         """
         if isinstance(image, Probe):
             return image
         frame = self._frame(image)
         faces = self._analyze(frame)
-        crops = tuple(
-            face_crop_jpeg(frame.image, faces.xyxy[row]) if faces.accepted[row] else None
+        made = tuple(
+            face_crop_jpeg(frame.image, faces.xyxy[row]) if crops and faces.accepted[row] else None
             for row in range(len(faces))
         )
-        return Probe(frame, faces, crops)
+        return Probe(frame, faces, made)
+
+    def _probes_for(
+        self,
+        principal: Principal,
+        permission: Permission,
+        action: str,
+        target: str,
+        images: Sequence[ImageInput | Probe],
+        *,
+        watchlist: str | None = None,
+        purpose: object = "",
+        crops: bool = True,
+    ) -> tuple[Probe, ...]:
+        """The photos of a use-case as probes, analysed only once ``permission`` is checked.
+
+        The one way every use-case that takes photos accepts them: an image is analysed here
+        (on a pooled analyzer), a :class:`Probe` was analysed earlier on another thread (the
+        API's first stage). The permission comes first either way, so a refused caller spends
+        no analysis and leaves the refusal in the audit log.
+        """
+        self.site.check(
+            principal,
+            permission,
+            action,
+            target,
+            watchlist=watchlist,
+            purpose=purpose if isinstance(purpose, str) else "",
+        )
+        return tuple(self.analyse_probe(image, crops=crops) for image in images)
+
+    @staticmethod
+    def _require_probe_contract(probe: Probe, contract_id: str, against: str) -> None:
+        """Refuse a probe whose templates were made under another embedding contract than
+        ``contract_id`` (the watchlist's, or this engine's where there is no watchlist)."""
+        made_by = probe.faces.meta.contract_id
+        if len(probe.faces) and made_by != contract_id:
+            raise ContractMismatchError(
+                f"the photo was analysed by another model ({made_by!r}) than {against} uses "
+                f"({contract_id!r}); analyse it again with this engine"
+            )
 
     def identify(
         self,
@@ -618,19 +685,16 @@ class Engine:
         another thread). Every match becomes a review candidate; "unknown" when nobody passes
         the threshold.
         """
-        target = "probe"
-        self.site.check(
+        (probe,) = self._probes_for(
             principal,
             Permission.SEARCH_IDENTIFY,
             AuditAction.SEARCH_IDENTIFY,
-            target,
+            "probe",
+            [image],
             watchlist=watchlist,
-            purpose=purpose if isinstance(purpose, str) else "",
+            purpose=purpose,
         )
-        probe = self.analyse_probe(image)
         frame, faces = probe.frame, probe.faces
-        if len(faces) and faces.meta.contract_id != self.contract.contract_id:
-            raise InvalidInputError("the probe was analysed by another model than this engine's")
         with self.site.act(
             principal,
             AuditAction.SEARCH_IDENTIFY,
@@ -641,6 +705,7 @@ class Engine:
         ) as act:
             validate_purpose(purpose)
             record = self.site.active_watchlist(validate_watchlist_name(watchlist), act.at)
+            self._require_probe_contract(probe, record.contract_id, f"watchlist {record.name!r}")
             matches = self._match(record, faces, top_k, target_fmr)
             ids = self._queue_candidates(act, record, probe, matches, purpose)
             act.record(

@@ -12,7 +12,7 @@ import pytest
 from tests.builders import Staff, make_staff, pattern_image
 
 from watchkeeper.core import Decision
-from watchkeeper.core.errors import InvalidInputError, PermissionDeniedError
+from watchkeeper.core.errors import ContractMismatchError, PermissionDeniedError
 from watchkeeper.service.engine import Probe
 
 ADA, GRACE, STRANGER = 1, 2, 99
@@ -106,7 +106,7 @@ def test_a_probe_from_another_embedding_contract_is_refused(staff: Staff) -> Non
         probe,
         faces=probe.faces.with_columns(meta=replace(probe.faces.meta, contract_id="other@1")),
     )
-    with pytest.raises(InvalidInputError, match="another model"):
+    with pytest.raises(ContractMismatchError, match="another model"):
         _search(staff, forged)
 
 

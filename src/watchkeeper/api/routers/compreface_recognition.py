@@ -52,12 +52,12 @@ from watchkeeper.api.schemas import (
 )
 from watchkeeper.api.security import Credential, bound_key, requires
 from watchkeeper.api.state import engine_call, engine_call_staged, services_of
-from watchkeeper.core import Decision, Frame
+from watchkeeper.core import Decision
 from watchkeeper.core.errors import InvalidInputError, NoFaceError, NotFoundError
 from watchkeeper.governance.authz import Permission, Principal
 from watchkeeper.governance.policy import POLICY_STATEMENT, safe_excerpt
 from watchkeeper.service.apikeys import RecognitionKey
-from watchkeeper.service.engine import Engine
+from watchkeeper.service.engine import Engine, Probe
 
 router = APIRouter(prefix="/api/v1", tags=["compreface-compatible"])
 
@@ -187,16 +187,19 @@ async def add_face(
     frame = await read_image_field(request, "file")
     engine = _engine(request)
 
-    def run() -> dict[str, str]:
-        faces = engine.detect(frame)
-        if not chosen_rows(faces, 0, det_prob_threshold):
+    def analyse() -> Probe:
+        probe = engine.analyse_probe(frame)
+        if not chosen_rows(probe.faces, 0, det_prob_threshold):
             raise NoFaceError(NO_FACE_MESSAGE)
-        result = engine.enrol(principal, subject, frame, key.watchlist, key.basis, key.source)
+        return probe
+
+    def enrol(probe: Probe) -> dict[str, str]:
+        result = engine.enrol(principal, subject, probe, key.watchlist, key.basis, key.source)
         if result.template_id is None:
             raise InvalidInputError(f"this photo of {result.person!r} is already enrolled")
         return {"image_id": result.template_id, "subject": result.person}
 
-    return await run_in_threadpool(engine_call, request, "enrol", run)
+    return await run_in_threadpool(engine_call_staged, request, "enrol", analyse, enrol)
 
 
 @router.get("/recognition/faces")
@@ -385,12 +388,11 @@ async def recognize(
     )
 
 
-def _one_face(engine: Engine, frame: Frame, what: str, det_prob_threshold: float) -> CfFace:
-    faces = engine.detect(frame)
-    rows = chosen_rows(faces, 0, det_prob_threshold)
+def _one_face(probe: Probe, what: str, det_prob_threshold: float) -> CfFace:
+    rows = chosen_rows(probe.faces, 0, det_prob_threshold)
     if not rows:
         raise NoFaceError(f"No face is found in the given image ({safe_excerpt(what, 20)})")
-    return CfFace(box=cf_box(frame, faces, rows[0]))
+    return CfFace(box=cf_box(probe.frame, probe.faces, rows[0]))
 
 
 @router.post(
@@ -410,17 +412,24 @@ async def verify(
     source, target = await read_image_fields(request, "source_image", "target_image")
     engine = _engine(request)
 
-    def run() -> CfVerifyItem:
-        source_face = _one_face(engine, source, "source_image", det_prob_threshold)
-        target_face = _one_face(engine, target, "target_image", det_prob_threshold)
-        result = engine.verify(principal, source, target, key.purpose)
+    def analyse() -> tuple[Probe, Probe]:
+        # Faces are found in both photos before anything is compared (or audited), as the
+        # boxes CompreFace reports come from the same analysis.
+        pair = engine.analyse_probe(source, crops=False), engine.analyse_probe(target, crops=False)
+        _one_face(pair[0], "source_image", det_prob_threshold)
+        _one_face(pair[1], "target_image", det_prob_threshold)
+        return pair
+
+    def compare(pair: tuple[Probe, Probe]) -> CfVerifyItem:
+        result = engine.verify(principal, pair[0], pair[1], key.purpose)
+        target_face = _one_face(pair[1], "target_image", det_prob_threshold)
         return CfVerifyItem(
-            source_image_face=source_face,
+            source_image_face=_one_face(pair[0], "source_image", det_prob_threshold),
             face_matches=[CfFaceMatch(box=target_face.box, similarity=round(result.similarity, 5))],
             plugins_versions=plugin_versions(request, plugins, "calculator"),
         )
 
-    item = await run_in_threadpool(engine_call, request, "verify", run)
+    item = await run_in_threadpool(engine_call_staged, request, "verify", analyse, compare)
     return CfVerifyResponse(result=[item])
 
 
@@ -450,10 +459,13 @@ async def verify_with_example(
     engine = _engine(request)
     start = time.perf_counter()
     checked = await run_in_threadpool(
-        engine_call,
+        engine_call_staged,
         request,
         "verify",
-        lambda: engine.verify_template(principal, frame, image_id, key.watchlist, key.purpose),
+        lambda: engine.analyse_probe(frame, crops=False),
+        lambda probe: engine.verify_template(
+            principal, probe, image_id, key.watchlist, key.purpose
+        ),
     )
     elapsed_ms = round((time.perf_counter() - start) * 1000.0, 1)
     rows = [i for i, r in enumerate(checked.results) if r.decision is not Decision.REJECTED]

@@ -183,10 +183,13 @@ def enrol_submit(
         frame = read_upload(file, services_of(request).settings)
     except WatchkeeperError as exc:
         return _enrol_page(request, principal, kind_of(exc).status, error=str(exc))
-    result, error, status = attempt_action(
-        request,
-        "enrol",
-        lambda: engine.enrol(principal, person, frame, watchlist, basis, source),
+    result, error, status = refusal_of(
+        lambda: engine_call_staged(
+            request,
+            "enrol",
+            lambda: engine.analyse_probe(frame),
+            lambda probe: engine.enrol(principal, person, probe, watchlist, basis, source),
+        )
     )
     if result is None:
         return _enrol_page(request, principal, status, error=error)
@@ -297,12 +300,18 @@ def verify_submit(
     purpose: Annotated[str, Form(max_length=500)],
 ) -> Response:
     settings = services_of(request).settings
+    engine = _engine(request)
     try:
         a, b = read_upload(file_a, settings), read_upload(file_b, settings)
     except WatchkeeperError as exc:
         return _verify_page(request, principal, kind_of(exc).status, error=str(exc))
-    result, error, status = attempt_action(
-        request, "verify", lambda: _engine(request).verify(principal, a, b, purpose)
+    result, error, status = refusal_of(
+        lambda: engine_call_staged(
+            request,
+            "verify",
+            lambda: (engine.analyse_probe(a, crops=False), engine.analyse_probe(b, crops=False)),
+            lambda pair: engine.verify(principal, pair[0], pair[1], purpose),
+        )
     )
     if result is None:
         return _verify_page(request, principal, status, error=error, purpose=purpose)

@@ -47,13 +47,13 @@ def enrol(
 ) -> EnrolOut:
     """Add a face of ``person`` to an active watchlist (why: ``basis``; from where: ``source``)."""
     services = services_of(request)
+    engine = services.engine
     frame = read_upload(file, services.settings)
-    result = engine_call(
+    result = engine_call_staged(
         request,
         "enrol",
-        lambda: services.engine.enrol(
-            principal, person, frame, watchlist, basis, source, face_index
-        ),
+        lambda: engine.analyse_probe(frame),
+        lambda probe: engine.enrol(principal, person, probe, watchlist, basis, source, face_index),
     )
     return EnrolOut(
         watchlist=watchlist,
@@ -131,10 +131,14 @@ def verify(
 ) -> VerifyOut:
     """Is the one face in A the same person as the one face in B?"""
     services = services_of(request)
+    engine = services.engine
     a = read_upload(file_a, services.settings)
     b = read_upload(file_b, services.settings)
-    result = engine_call(
-        request, "verify", lambda: services.engine.verify(principal, a, b, purpose, target_fmr)
+    result = engine_call_staged(
+        request,
+        "verify",
+        lambda: (engine.analyse_probe(a, crops=False), engine.analyse_probe(b, crops=False)),
+        lambda pair: engine.verify(principal, pair[0], pair[1], purpose, target_fmr),
     )
     return VerifyOut(
         decision=result.decision.value,
