@@ -449,3 +449,50 @@ def test_verify_with_example_needs_the_verify_right(service: Service) -> None:
         headers={"x-api-key": door_key(service)},
     )
     assert demographic.status_code == 403 and "demographic" in demographic.json()["message"]
+
+
+def _analysed(service: Service, operation: str) -> float:
+    """How many times ``operation``'s photos were analysed outside the engine gate."""
+    value = service.app.state.services.metrics.registry.get_sample_value(
+        "watchkeeper_pipeline_duration_seconds_count", {"operation": f"{operation}_analysis"}
+    )
+    return 0.0 if value is None else float(value)
+
+
+def test_example_and_verification_photos_are_analysed_once_outside_the_gate(
+    service: Service,
+) -> None:
+    create_staff_watchlist(service)
+    key = {"x-api-key": door_key(service)}
+    image_id = _add(service, key, "Alice", ALICE_SEED)
+    assert _analysed(service, "enrol") == 1
+    verified = service.client.post(
+        "/api/v1/verification/verify",
+        files={"source_image": photo(ALICE_SEED)["file"], "target_image": photo(BOB_SEED)["file"]},
+        headers=key,
+    )
+    assert verified.status_code == 200, verified.text
+    example = service.client.post(
+        f"/api/v1/recognition/faces/{image_id}/verify", files=photo(ALICE_SEED), headers=key
+    )
+    assert example.status_code == 200, example.text
+    assert example.json()["result"][0]["similarity"] > 0.99
+    # One analysis per request (the pair of photos of a verification counts as one).
+    assert _analysed(service, "verify") == 2
+
+
+def test_an_example_with_no_face_above_the_threshold_is_refused_before_anything_is_stored(
+    service: Service,
+) -> None:
+    create_staff_watchlist(service)
+    key = {"x-api-key": door_key(service)}
+    enrols_before = len(_audited(service, "gallery.enrol", "person:Alice"))
+    refused = service.client.post(
+        "/api/v1/recognition/faces?subject=Alice&det_prob_threshold=1.0",
+        files=photo(ALICE_SEED),
+        headers=key,
+    )
+    assert refused.status_code == 400 and refused.json()["code"] == 28, refused.text
+    assert len(_audited(service, "gallery.enrol", "person:Alice")) == enrols_before
+    listed = service.client.get("/api/v1/recognition/subjects", headers=key)
+    assert listed.json() == {"subjects": []}

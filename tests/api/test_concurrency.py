@@ -1,11 +1,17 @@
-"""Concurrent identify requests: photos are analysed side by side, searches stay one at a time,
-and the audit chain holds exactly one search entry per request, intact."""
+"""Concurrent identify, enrol and verify requests: photos are analysed side by side, the
+governed work stays one at a time, and the audit chain holds exactly one entry per request,
+intact."""
 
 from __future__ import annotations
 
+import io
 import json
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
+
+import numpy as np
+import pytest
+from PIL import Image
 
 from tests.api.conftest import Service
 from tests.api.governed import ALICE_SEED, STAFF, STRANGER_SEED, create_staff_watchlist, enrol
@@ -20,6 +26,12 @@ def _count(service: Service, action: str) -> int:
         "SELECT COUNT(*) FROM audit_log WHERE action = ?", (action,)
     ).fetchone()
     return int(row[0])
+
+
+def _uploaded(seed: int) -> np.ndarray:
+    """The pixels the service decodes from the photo the tests upload for ``seed``."""
+    _, data, _ = photo_of(seed)["file"]
+    return np.asarray(Image.open(io.BytesIO(data)).convert("RGB"))
 
 
 def _sample(service: Service, name: str, labels: dict[str, str] | None = None) -> float:
@@ -124,3 +136,90 @@ def test_no_search_ordered_after_a_deletion_matches_the_deleted_person(service: 
     assert matched == sum(1 for seq, action, _ in rows if action == AuditAction.MATCH)
     after = search(REQUESTS)
     assert after.json()["faces"][0]["decision"] == "unknown"
+
+
+def test_concurrent_enrolments_each_store_their_person_and_keep_the_audit_chain_intact(
+    service: Service,
+) -> None:
+    create_staff_watchlist(service)
+    headers = service.headers("olive")
+    people = {f"Person {i}": 100 + i for i in range(REQUESTS)}
+    enrols_before = _count(service, AuditAction.ENROL)
+
+    def one(person: str) -> Any:
+        return service.client.post(
+            "/api/enrol",
+            files=photo_of(people[person]),
+            data={
+                "person": person,
+                "watchlist": STAFF,
+                "basis": "contract",
+                "source": f"HR badge photo of {person}",
+            },
+            headers=headers,
+        )
+
+    with ThreadPoolExecutor(max_workers=REQUESTS) as pool:
+        answers = dict(zip(people, pool.map(one, people), strict=True))
+
+    assert all(r.status_code == 201 for r in answers.values()), [r.text for r in answers.values()]
+    # Each request stored its own person: names, identities and photos all distinct.
+    assert {r.json()["person"] for r in answers.values()} == set(people)
+    assert len({r.json()["identity_id"] for r in answers.values()}) == REQUESTS
+    assert len({r.json()["template_id"] for r in answers.values()}) == REQUESTS
+    assert _count(service, AuditAction.ENROL) - enrols_before == REQUESTS
+
+    listed = service.client.get(f"/api/watchlists/{STAFF}/people", headers=headers).json()
+    assert {p["display_name"] for p in listed["items"]} == set(people)
+    verified = service.client.post("/api/audit/verify", headers=service.headers("audrey"))
+    assert verified.status_code == 200, verified.text
+    assert verified.json()["ok"] is True
+
+    # Every photo was analysed outside the gate and stored inside it.
+    analysed = {"operation": "enrol_analysis"}
+    stored = {"operation": "enrol"}
+    assert _sample(service, "watchkeeper_pipeline_duration_seconds_count", analysed) == REQUESTS
+    assert _sample(service, "watchkeeper_engine_wait_seconds_count", stored) == REQUESTS
+    assert _sample(service, "watchkeeper_engine_queue_depth") == 0
+    assert _sample(service, "watchkeeper_analyses_in_progress") == 0
+
+    # Each enrolled person is then found by a search of their own photo.
+    for person in ("Person 0", f"Person {REQUESTS - 1}"):
+        found = service.client.post(
+            "/api/identify",
+            files=photo_of(people[person]),
+            data={"watchlist": STAFF, "purpose": "door camera check"},
+            headers=service.headers("ivan"),
+        )
+        assert found.json()["faces"][0]["candidates"][0]["display_name"] == person
+
+
+def test_staged_verify_answers_as_the_engine_does_and_analyses_outside_the_gate(
+    service: Service,
+) -> None:
+    headers = service.headers("ivan")
+    pairs = [(ALICE_SEED, ALICE_SEED), (ALICE_SEED, STRANGER_SEED)] * (REQUESTS // 2)
+    ivan = service.engine.accounts.authenticate(service.token("ivan"))
+    expected = {
+        (a, b): service.engine.verify(ivan, _uploaded(a), _uploaded(b), "direct comparison")
+        for a, b in set(pairs)
+    }
+
+    def one(pair: tuple[int, int]) -> Any:
+        a, b = pair
+        return service.client.post(
+            "/api/verify",
+            files={"file_a": photo_of(a)["file"], "file_b": photo_of(b)["file"]},
+            data={"purpose": "badge check"},
+            headers=headers,
+        )
+
+    with ThreadPoolExecutor(max_workers=REQUESTS) as pool:
+        answers = list(pool.map(one, pairs))
+    for pair, response in zip(pairs, answers, strict=True):
+        assert response.status_code == 200, response.text
+        body = response.json()
+        assert body["decision"] == expected[pair].decision.value
+        assert body["similarity"] == pytest.approx(expected[pair].similarity, abs=1e-3)
+    analysed = {"operation": "verify_analysis"}
+    assert _sample(service, "watchkeeper_pipeline_duration_seconds_count", analysed) == REQUESTS

@@ -8,7 +8,7 @@ import re
 import pytest
 
 from tests.api.conftest import Service
-from tests.api.governed import ALICE_SEED, STRANGER_SEED, photo
+from tests.api.governed import ALICE_SEED, STRANGER_SEED, create_staff_watchlist, photo
 
 HTML = {"accept": "text/html"}
 
@@ -160,3 +160,40 @@ def test_admin_pages_purge_and_users(service: Service) -> None:
     assert "Disabled pat" in disabled.text
     unknown = service.client.post("/users", data={"username": "q", "roles": ["king"]}, headers=HTML)
     assert unknown.status_code == 400 and "king" in unknown.text
+
+
+def test_console_enrol_and_verify_analyse_photos_outside_the_engine_gate(
+    service: Service,
+) -> None:
+    def analysed(operation: str) -> float:
+        value = service.app.state.services.metrics.registry.get_sample_value(
+            "watchkeeper_pipeline_duration_seconds_count", {"operation": f"{operation}_analysis"}
+        )
+        return 0.0 if value is None else float(value)
+
+    create_staff_watchlist(service)
+    as_user(service, "olive")
+    enrolled = service.client.post(
+        "/enrol",
+        files=photo(ALICE_SEED),
+        data={"person": "Alice", "watchlist": "staff", "basis": "contract", "source": "badge"},
+        headers=HTML,
+    )
+    assert "Alice is enrolled in staff." in enrolled.text
+    assert analysed("enrol") == 1
+    as_user(service, "ivan")
+    same = service.client.post(
+        "/verify",
+        files={"file_a": photo(ALICE_SEED)["file"], "file_b": photo(ALICE_SEED)["file"]},
+        data={"purpose": "badge check"},
+        headers=HTML,
+    )
+    assert same.status_code == 200 and "a person must confirm" in same.text
+    other = service.client.post(
+        "/verify",
+        files={"file_a": photo(ALICE_SEED)["file"], "file_b": photo(STRANGER_SEED)["file"]},
+        data={"purpose": "badge check"},
+        headers=HTML,
+    )
+    assert other.status_code == 200 and "below the threshold" in other.text
+    assert analysed("verify") == 2
