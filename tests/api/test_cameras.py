@@ -7,6 +7,7 @@ import json
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -263,3 +264,137 @@ def test_service_start_runs_each_enabled_camera_for_its_owner(service: Service) 
     # The disabled camera stays off; the one whose owner left shows why instead of running.
     assert host.started == [("door", "olive")]
     assert set(host.failed) == {"yard"} and "otto" in host.failed["yard"]
+
+
+class SettingsHost(NoCameraHost):
+    """A camera host that keeps the settings of every camera it was asked to (re)start."""
+
+    def __init__(self) -> None:
+        self.started: list[CameraRecord] = []
+
+    def start(self, camera: CameraRecord, watcher: Principal) -> None:
+        self.started.append(camera)
+
+
+ROAD = {"line_id": "road", "start": [0, 240], "end": [640, 240], "in_side": "left"}
+YARD = {"zone_id": "yard", "polygon": [[0, 0], [100, 0], [100, 100]], "loiter_after_s": 30}
+
+
+def _changes(service: Service) -> list[dict[str, object]]:
+    return [json.loads(d) for a, _, _, d in _audit(service) if a == "camera.change"]
+
+
+def test_counting_settings_are_edited_audited_and_the_camera_restarts_with_them(
+    service: Service,
+) -> None:
+    host = SettingsHost()
+    service.app.state.services.cameras = host
+    olive = service.headers("olive")
+    added = _add(service, {"camera_id": "gate", "name": "Gate", "source": "gate.mp4"})
+    assert added.status_code == 201  # type: ignore[attr-defined]
+    assert [c.settings.counting for c in host.started] == [None]
+
+    counting = {"lines": [ROAD], "zones": [YARD], "classes": ["vehicle", "person"]}
+    patched = service.client.patch("/api/cameras/gate", json={"counting": counting}, headers=olive)
+    assert patched.status_code == 200, patched.text
+    body = patched.json()["counting"]
+    assert [line["line_id"] for line in body["lines"]] == ["road"]
+    assert body["lines"][0]["in_side"] == "left" and body["zones"][0]["loiter_after_s"] == 30
+    assert body["classes"] == ["vehicle", "person"]
+    # The running camera was started again with the new counting settings.
+    restarted = host.started[-1].settings.counting
+    assert restarted is not None and restarted.lines[0].line_id == "road"
+    assert restarted.zones[0].zone_id == "yard"
+    change = _changes(service)[-1]
+    assert change["changed"] == "counting"
+    assert change["counting"] == "1 line(s), 1 zone(s): vehicle, person"
+
+    # A patch that leaves counting out keeps it; null turns it off.
+    renamed = service.client.patch("/api/cameras/gate", json={"name": "North"}, headers=olive)
+    assert renamed.json()["counting"]["lines"][0]["line_id"] == "road"
+    off = service.client.patch("/api/cameras/gate", json={"counting": None}, headers=olive)
+    assert off.status_code == 200 and off.json()["counting"] is None
+    assert host.started[-1].settings.counting is None
+    assert _changes(service)[-1]["changed"] == "counting"
+    assert _changes(service)[-1]["counting"] == "off"
+
+
+def test_bad_counting_settings_are_refused_and_change_nothing(service: Service) -> None:
+    service.app.state.services.cameras = SettingsHost()
+    olive = service.headers("olive")
+    _add(service, {"camera_id": "gate", "name": "Gate", "source": "gate.mp4"})
+    for counting in (
+        {"lines": [ROAD, ROAD]},  # repeated names
+        {"lines": [ROAD], "classes": ["unicorn"]},
+        {"lines": [{"line_id": "dot", "start": [5, 5], "end": [5, 5]}]},  # no length
+    ):
+        refused = service.client.patch(
+            "/api/cameras/gate", json={"counting": counting}, headers=olive
+        )
+        assert refused.status_code in (400, 422), refused.text
+        assert refused.headers["content-type"] == PROBLEM
+    assert service.client.get("/api/cameras/gate", headers=olive).json()["counting"] is None
+    assert _changes(service) == []
+    reviewer = service.client.patch(
+        "/api/cameras/gate", json={"counting": {"lines": [ROAD]}}, headers=service.headers("rita")
+    )
+    assert reviewer.status_code == 403
+
+
+def test_the_console_edit_form_shows_and_changes_counting(service: Service) -> None:
+    host = SettingsHost()
+    service.app.state.services.cameras = host
+    olive = {**HTML, **service.headers("olive")}
+    added = service.client.post(
+        "/cameras",
+        data={
+            "camera_id": "gate",
+            "name": "Gate",
+            "source": "gate.mp4",
+            "counting_lines": "0,240,640,240:road:left",
+        },
+        headers=olive,
+        follow_redirects=False,
+    )
+    assert added.status_code == 303, added.text
+    first = host.started[-1].settings.counting
+    assert first is not None and first.lines[0].in_side.value == "left"
+    listing = service.client.get("/cameras", headers=olive)
+    assert "0,240,640,240:road:left" in listing.text  # the edit form shows the line as typed
+
+    def edit(**fields: str) -> Any:
+        data = {"name": "Gate", "watchlist": "", "purpose": "", **fields}
+        return service.client.post(
+            "/cameras/gate/edit", data=data, headers=olive, follow_redirects=False
+        )
+
+    saved = edit(
+        counting_form="1",
+        counting_lines="0,240,640,240:road:left\n10,0,10,480.5:side",
+        counting_zones="0,0;100,0;100,100:yard:30",
+        counting_classes="vehicle",
+    )
+    assert saved.status_code == 303, saved.text
+    counting = host.started[-1].settings.counting
+    assert counting is not None
+    assert [line.to_spec() for line in counting.lines] == [
+        "0,240,640,240:road:left",
+        "10,0,10,480.5:side:right",
+    ]
+    assert [zone.to_spec() for zone in counting.zones] == ["0,0;100,0;100,100:yard:30"]
+    assert counting.classes == ("vehicle",)
+    assert _changes(service)[-1]["changed"] == "counting"
+
+    # A form without the counting fields leaves counting alone.
+    assert edit(name="Gate two").status_code == 303
+    kept = service.client.get("/api/cameras/gate", headers=olive).json()["counting"]
+    assert [z["zone_id"] for z in kept["zones"]] == ["yard"]
+
+    bad = edit(counting_form="1", counting_lines="1,2,3:road")
+    assert bad.status_code == 400 and "x1,y1,x2,y2" in bad.text
+    assert service.client.get("/api/cameras/gate", headers=olive).json()["counting"] == kept
+
+    off = edit(counting_form="1", counting_lines="", counting_zones="")
+    assert off.status_code == 303
+    assert service.client.get("/api/cameras/gate", headers=olive).json()["counting"] is None
+    assert host.started[-1].settings.counting is None

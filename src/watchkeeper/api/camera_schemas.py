@@ -53,6 +53,18 @@ class CameraPatch(_Dto):
     purpose: str | None = Field(default=None, max_length=500)
     enabled: bool | None = None
     loop: bool | None = None
+    counting: CountingSettings | None = Field(
+        default=None,
+        description=(
+            "New counting settings (lines, zones, classes...), replacing the old ones whole; "
+            "null turns counting off; left out, counting stays as it is."
+        ),
+    )
+
+    @property
+    def counting_off(self) -> bool:
+        """Whether the body asks to turn counting off (``"counting": null``, not left out)."""
+        return "counting" in self.model_fields_set and self.counting is None
 
 
 class CameraStatusOut(_Dto):

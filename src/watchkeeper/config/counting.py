@@ -4,8 +4,10 @@ Points are pixels of the full camera picture (before any region-of-interest crop
 line writes the same settings in a short form, parsed by :meth:`CountingLine.from_spec` and
 :meth:`CountingZone.from_spec`::
 
-    --line "320,0,320,480:door"              x1,y1,x2,y2[:name]
+    --line "320,0,320,480:door"              x1,y1,x2,y2[:name[:in side]]
     --zone "0,0;200,0;200,200;0,200:till:60" x,y;x,y;...[:name[:loiter seconds]]
+
+``to_spec`` writes the short form back (the console's edit form shows it), exactly.
 """
 
 from __future__ import annotations
@@ -53,6 +55,11 @@ def _config_error(what: str, exc: ValidationError) -> ConfigError:
     return ConfigError(f"malformed {what}: {problems}")
 
 
+def _number_text(value: float) -> str:
+    """A coordinate as short text that reads back to the same float ("320", "12.5")."""
+    return str(int(value)) if float(value).is_integer() else repr(float(value))
+
+
 def _numbers(text: str, what: str) -> list[float]:
     try:
         values = [float(v) for v in text.split(",")]
@@ -95,23 +102,38 @@ class CountingLine(BaseModel):
 
     @classmethod
     def from_spec(cls, spec: str, default_id: str = "line") -> CountingLine:
-        """Parse ``x1,y1,x2,y2[:name]``.
+        """Parse ``x1,y1,x2,y2[:name[:in side]]`` (in side: left or right, default right).
 
         >>> CountingLine.from_spec("320,0,320,480:door").line_id
         'door'
+        >>> CountingLine.from_spec("320,0,320,480:door:left").in_side.value
+        'left'
         """
-        coords, _, name = spec.strip().partition(":")
+        coords, _, rest = spec.strip().partition(":")
+        name, _, side = rest.partition(":")
         values = _numbers(coords, f"line {spec!r}")
         if len(values) != 4:
             raise ConfigError(f"line {spec!r}: expected x1,y1,x2,y2[:name] (4 numbers)")
+        fields: dict[str, object] = {
+            "line_id": name.strip() or default_id,
+            "start": (values[0], values[1]),
+            "end": (values[2], values[3]),
+        }
+        if side.strip():
+            fields["in_side"] = side.strip().lower()
         try:
-            return cls(
-                line_id=name.strip() or default_id,
-                start=(values[0], values[1]),
-                end=(values[2], values[3]),
-            )
+            return cls.model_validate(fields)
         except ValidationError as exc:
             raise _config_error(f"line {spec!r}", exc) from exc
+
+    def to_spec(self) -> str:
+        """The short form :meth:`from_spec` reads.
+
+        >>> CountingLine.from_spec("320,0,320,480.5:door").to_spec()
+        '320,0,320,480.5:door:right'
+        """
+        coords = ",".join(_number_text(v) for v in (*self.start, *self.end))
+        return f"{coords}:{self.line_id}:{self.in_side.value}"
 
 
 class CountingZone(BaseModel):
@@ -172,6 +194,16 @@ class CountingZone(BaseModel):
             )
         except ValidationError as exc:
             raise _config_error(f"zone {spec!r}", exc) from exc
+
+    def to_spec(self) -> str:
+        """The short form :meth:`from_spec` reads.
+
+        >>> CountingZone.from_spec("0,0;100,0;100,80:till:30").to_spec()
+        '0,0;100,0;100,80:till:30'
+        """
+        points = ";".join(f"{_number_text(x)},{_number_text(y)}" for x, y in self.polygon)
+        loiter = "" if self.loiter_after_s is None else f":{_number_text(self.loiter_after_s)}"
+        return f"{points}:{self.zone_id}{loiter}"
 
 
 class CountingSettings(BaseModel):

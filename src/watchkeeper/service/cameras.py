@@ -26,6 +26,7 @@ from typing import Protocol
 from pydantic import ValidationError
 
 from watchkeeper.config.cameras import CameraSettings, SourceKind
+from watchkeeper.config.counting import CountingSettings
 from watchkeeper.core.errors import InvalidInputError, NotFoundError, PermissionDeniedError
 from watchkeeper.governance.audit import AuditAction
 from watchkeeper.governance.authz import Permission, Principal
@@ -198,7 +199,8 @@ class CameraDraft:
 
 @dataclass(frozen=True, slots=True)
 class CameraChanges:
-    """An edit: ``None`` leaves a field as it is; ``clear_watchlist`` turns recognition off."""
+    """An edit: ``None`` leaves a field as it is; ``clear_watchlist`` turns recognition off and
+    ``clear_counting`` turns counting off."""
 
     name: str | None = None
     source: str | None = None
@@ -209,6 +211,8 @@ class CameraChanges:
     purpose: str | None = None
     enabled: bool | None = None
     loop: bool | None = None
+    counting: CountingSettings | None = None
+    clear_counting: bool = False
 
 
 def _target(camera_id: str) -> str:
@@ -378,6 +382,10 @@ class Cameras:
             update["fps_cap"] = changes.fps_cap
         if changes.detection_interval is not None:
             update["detection_interval"] = changes.detection_interval
+        if changes.clear_counting:
+            update["counting"] = None
+        elif changes.counting is not None:
+            update["counting"] = changes.counting
         if update:
             try:
                 settings = CameraSettings.model_validate({**settings.model_dump(), **update})
@@ -448,7 +456,21 @@ def _details(record: CameraRecord) -> dict[str, object]:
         "kind": record.settings.resolved_kind.value,
         "enabled": int(record.enabled),
         "recognition": int(record.watchlist is not None),
+        "counting": counting_summary(record.settings.counting),
     }
+
+
+def counting_summary(counting: CountingSettings | None) -> str:
+    """A camera's counting in a few words, for audit records and lists.
+
+    >>> counting_summary(None)
+    'off'
+    """
+    if counting is None:
+        return "off"
+    return f"{len(counting.lines)} line(s), {len(counting.zones)} zone(s): " + ", ".join(
+        counting.classes
+    )
 
 
 def _changed_fields(old: CameraRecord, new: CameraRecord) -> list[str]:
@@ -456,7 +478,7 @@ def _changed_fields(old: CameraRecord, new: CameraRecord) -> list[str]:
     for name in ("name", "watchlist", "purpose", "enabled", "loop"):
         if getattr(old, name) != getattr(new, name):
             out.append(name)
-    for name in ("source", "fps_cap", "detection_interval"):
+    for name in ("source", "fps_cap", "detection_interval", "counting"):
         if getattr(old.settings, name) != getattr(new.settings, name):
             out.append(name)
     return out

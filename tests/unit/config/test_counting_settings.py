@@ -86,3 +86,27 @@ def test_a_camera_carries_counting_settings_from_plain_data() -> None:
     schema = CameraSettings.model_json_schema()
     assert "counting" in schema["properties"]
     assert CameraSettings(camera_id="x", source="a.mp4").counting is None
+
+
+@pytest.mark.parametrize(
+    "spec",
+    ["320,0,320,480:door:right", "0,12.5,640.25,12.5:road:left", "-5,0,5,0.1:edge:right"],
+)
+def test_a_line_written_as_a_spec_reads_back_the_same(spec: str) -> None:
+    line = CountingLine.from_spec(spec)
+    assert line.to_spec() == spec
+    assert CountingLine.from_spec(line.to_spec()) == line
+
+
+def test_a_line_spec_may_name_its_in_side_and_refuses_others() -> None:
+    assert CountingLine.from_spec("0,0,10,0:door").in_side is InSide.RIGHT
+    assert CountingLine.from_spec("0,0,10,0:door:LEFT").in_side is InSide.LEFT
+    with pytest.raises(ConfigError, match="in_side"):
+        CountingLine.from_spec("0,0,10,0:door:up")
+
+
+@pytest.mark.parametrize("spec", ["0,0;100,0;100,80:till:30", "0,0;1.5,0;1.5,2.25;0,2:z"])
+def test_a_zone_written_as_a_spec_reads_back_the_same(spec: str) -> None:
+    zone = CountingZone.from_spec(spec)
+    assert zone.to_spec() == spec
+    assert CountingZone.from_spec(zone.to_spec()) == zone

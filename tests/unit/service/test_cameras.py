@@ -10,6 +10,7 @@ import pytest
 from tests.builders import Staff, make_staff
 
 from watchkeeper.config.cameras import CameraSettings
+from watchkeeper.config.counting import CountingLine, CountingSettings
 from watchkeeper.core.errors import (
     InvalidInputError,
     NotFoundError,
@@ -178,3 +179,25 @@ def test_live_view_is_audited_as_a_view(staff: Staff) -> None:
     assert json.loads(last[3])["view"] == "live"
     with pytest.raises(NotFoundError):
         cams.open_live_view(staff.reviewer, "nowhere")
+
+
+def test_counting_settings_can_be_changed_and_turned_off_with_the_change_audited(
+    staff: Staff,
+) -> None:
+    cams = Cameras(staff.engine)
+    cams.add(staff.operator, _draft())
+    road = CountingLine(line_id="road", start=(0, 240), end=(640, 240))
+    counting = CountingSettings(lines=(road,), classes=("vehicle",))
+    changed = cams.update(staff.operator, "door", CameraChanges(counting=counting))
+    assert changed.settings.counting == counting
+    assert cams.get(staff.reviewer, "door").settings.counting == counting  # stored
+    untouched = cams.update(staff.operator, "door", CameraChanges(name="Door"))
+    assert untouched.settings.counting == counting
+    off = cams.update(staff.operator, "door", CameraChanges(clear_counting=True))
+    assert off.settings.counting is None
+    details = [json.loads(d) for a, _, _, d in _audit(staff) if a == "camera.change"]
+    assert [d["changed"] for d in details] == ["counting", "name", "counting"]
+    assert [d["counting"] for d in details] == ["1 line(s), 0 zone(s): vehicle"] * 2 + ["off"]
+    with pytest.raises(PermissionDeniedError):
+        cams.update(staff.reviewer, "door", CameraChanges(counting=counting))
+    assert cams.get(staff.reviewer, "door").settings.counting is None

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
@@ -128,11 +128,27 @@ def add_camera(request: Request, principal: Principal, body: CameraIn) -> Camera
 
 
 def change_camera(
-    request: Request, principal: Principal, camera_id: str, changes: CameraChanges
+    request: Request,
+    principal: Principal,
+    camera_id: str,
+    changes: CameraChanges | Callable[[CameraRecord], CameraChanges],
 ) -> CameraRecord:
-    record = engine_call(
-        request, "camera_change", lambda: cameras_of(request).update(principal, camera_id, changes)
-    )
+    """Edit a camera, then make the running cameras match.
+
+    ``changes`` may be made from the camera as it is (a form that edits part of a setting),
+    read in the same turn of the engine's gate as the edit, so no other edit comes between.
+    """
+    cams = cameras_of(request)
+
+    def edit() -> CameraRecord:
+        wanted = (
+            changes
+            if isinstance(changes, CameraChanges)
+            else changes(cams.get(principal, camera_id))
+        )
+        return cams.update(principal, camera_id, wanted)
+
+    record = engine_call(request, "camera_change", edit)
     apply_running(request, camera_id)
     return record
 
@@ -228,7 +244,10 @@ def patch_camera(
     principal: Annotated[Principal, requires(MANAGE)],
     body: CameraPatch,
 ) -> CameraOut:
-    """Edit a camera (audited); a running camera restarts with the new settings."""
+    """Edit a camera (audited); a running camera restarts with the new settings.
+
+    ``counting`` replaces the camera's counting settings whole; ``"counting": null`` turns
+    counting off."""
     changes = CameraChanges(
         name=body.name,
         source=body.source,
@@ -239,6 +258,8 @@ def patch_camera(
         purpose=body.purpose,
         enabled=body.enabled,
         loop=body.loop,
+        counting=body.counting,
+        clear_counting=body.counting_off,
     )
     return camera_out(change_camera(request, principal, camera_id, changes), host_of(request))
 

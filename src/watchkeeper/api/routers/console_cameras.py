@@ -4,7 +4,7 @@ routes in :mod:`watchkeeper.api.routers.cameras`."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Annotated, TypeVar
 from urllib.parse import quote
 
@@ -27,13 +27,55 @@ from watchkeeper.api.routers.console import page
 from watchkeeper.api.routers.console_governed import redirect_back, refusal_of
 from watchkeeper.api.security import requires
 from watchkeeper.api.state import engine_call
-from watchkeeper.core.errors import InvalidInputError
+from watchkeeper.config.counting import CountingLine, CountingSettings, CountingZone
+from watchkeeper.core.errors import ConfigError, InvalidInputError
 from watchkeeper.governance.authz import Principal
 from watchkeeper.service.cameras import CameraChanges
+from watchkeeper.store.cameras import CameraRecord
 from watchkeeper.store.sightings import SightingRecord
 
 router = APIRouter(include_in_schema=False)
 T = TypeVar("T")
+
+# Counting places are typed as short specs, one a row (the command line's --line / --zone).
+MAX_COUNTING_TEXT = 5000
+CountingText = Annotated[str, Form(max_length=MAX_COUNTING_TEXT)]
+
+
+def counting_from_form(
+    lines_text: str, zones_text: str, classes_text: str, current: CountingSettings | None
+) -> CountingSettings | None:
+    """Counting settings from the console's form; None (counting off) with no line or zone.
+
+    Lines read ``x1,y1,x2,y2:name[:left|right]`` and zones ``x,y;x,y;x,y:name[:loiter s]``,
+    one a row. What the form does not show (detector size, confidence...) is kept from
+    ``current``; empty classes keep the current ones (or the default).
+    """
+    line_specs = [row for row in lines_text.splitlines() if row.strip()]
+    zone_specs = [row for row in zones_text.splitlines() if row.strip()]
+    if not line_specs and not zone_specs:
+        return None
+    try:
+        lines = tuple(
+            CountingLine.from_spec(spec, f"line{i + 1}") for i, spec in enumerate(line_specs)
+        )
+        zones = tuple(
+            CountingZone.from_spec(spec, f"zone{i + 1}") for i, spec in enumerate(zone_specs)
+        )
+    except ConfigError as exc:
+        raise InvalidInputError(f"counting: {exc}") from None
+    fields: dict[str, object] = {
+        **(current or CountingSettings()).model_dump(),
+        "lines": lines,
+        "zones": zones,
+    }
+    classes = tuple(c.strip() for c in classes_text.split(",") if c.strip())
+    if classes:
+        fields["classes"] = classes
+    try:
+        return CountingSettings.model_validate(fields)
+    except ValidationError as exc:
+        raise InvalidInputError(f"counting: {validation_text(exc)}") from None
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,10 +143,22 @@ def cameras_add(
     purpose: Annotated[str, Form(max_length=500)] = "",
     fps_cap: Annotated[str, Form(max_length=10)] = "",
     loop: Annotated[str, Form(max_length=5)] = "",
+    counting_lines: CountingText = "",
+    counting_zones: CountingText = "",
+    counting_classes: Annotated[str, Form(max_length=500)] = "",
 ) -> Response:
-    form = {"camera_id": camera_id, "name": name, "watchlist": watchlist, "purpose": purpose}
+    form = {
+        "camera_id": camera_id,
+        "name": name,
+        "watchlist": watchlist,
+        "purpose": purpose,
+        "counting_lines": counting_lines,
+        "counting_zones": counting_zones,
+        "counting_classes": counting_classes,
+    }
 
     def add() -> object:
+        counting = counting_from_form(counting_lines, counting_zones, counting_classes, None)
         try:
             body = CameraIn(
                 camera_id=camera_id.strip(),
@@ -114,6 +168,7 @@ def cameras_add(
                 purpose=purpose.strip(),
                 fps_cap=float(fps_cap) if fps_cap.strip() else None,
                 loop=bool(loop),
+                counting=counting,
             )
         except ValidationError as exc:
             raise InvalidInputError(f"camera: {validation_text(exc)}") from None
@@ -137,6 +192,10 @@ def cameras_edit(
     source: Annotated[str, Form(max_length=2000)] = "",
     watchlist: Annotated[str, Form(max_length=64)] = "",
     purpose: Annotated[str, Form(max_length=500)] = "",
+    counting_form: Annotated[str, Form(max_length=5)] = "",
+    counting_lines: CountingText = "",
+    counting_zones: CountingText = "",
+    counting_classes: Annotated[str, Form(max_length=500)] = "",
 ) -> Response:
     changes = CameraChanges(
         name=name.strip() or None,
@@ -146,7 +205,19 @@ def cameras_edit(
         clear_watchlist=not watchlist.strip(),
         purpose=purpose.strip(),
     )
-    done, error, status = refusal_of(lambda: change_camera(request, principal, camera_id, changes))
+
+    def with_counting(camera: CameraRecord) -> CameraChanges:
+        # Only a form that showed the counting fields changes counting (empty rows: off).
+        if not counting_form:
+            return changes
+        counting = counting_from_form(
+            counting_lines, counting_zones, counting_classes, camera.settings.counting
+        )
+        return replace(changes, counting=counting, clear_counting=counting is None)
+
+    done, error, status = refusal_of(
+        lambda: change_camera(request, principal, camera_id, with_counting)
+    )
     if done is None:
         return _list_page(request, principal, status, error=error)
     return redirect_back(f"/cameras/{quote(camera_id)}", f"Camera {camera_id} saved.")
