@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -148,6 +149,11 @@ def test_a_running_camera_serves_snapshots_and_mjpeg_and_audits_the_view_once(
     assert added.status_code == 201  # type: ignore[attr-defined]
     status = _wait_picture(cams, "door")
     assert status["state"] == "running"
+    # The supervisor's report is on /metrics too.
+    scraped = cams.client.get("/metrics", headers=cams.headers("adam")).text
+    assert 'watchkeeper_camera_state{camera="door",state="running"} 1.0' in scraped
+    frames = re.search(r'watchkeeper_camera_frames_total\{camera="door"\} (\S+)', scraped)
+    assert frames is not None and float(frames.group(1)) >= 1
     snap = cams.client.get("/api/cameras/door/snapshot.jpg", headers=cams.headers("rita"))
     assert snap.status_code == 200 and snap.headers["content-type"] == "image/jpeg"
     picture = np.asarray(Image.open(io.BytesIO(snap.content)).convert("RGB"))

@@ -7,9 +7,11 @@ import logging
 from collections.abc import Callable
 
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from tests.api.conftest import Service
 from watchkeeper.api.logs import JsonFormatter
+from watchkeeper.service.cameras import CameraState, CameraStatus, NoCameraHost
 
 
 def test_healthz_needs_no_credentials(service: Service) -> None:
@@ -63,3 +65,63 @@ def test_access_records_are_structured(service: Service, caplog: pytest.LogCaptu
     assert line["status"] == 200
     assert line["principal"] == "ivan"
     assert line["duration_ms"] >= 0
+
+
+class _CamerasHost(NoCameraHost):
+    """A camera host whose cameras report fixed statuses."""
+
+    def __init__(self, statuses: list[CameraStatus]) -> None:
+        self.known = statuses
+
+    def statuses(self) -> list[CameraStatus]:
+        return list(self.known)
+
+
+def _scrape(service: Service) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    response = service.client.get("/metrics", headers=service.headers("adam"))
+    assert response.status_code == 200, response.text
+    return {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(response.text)
+        for sample in family.samples
+    }
+
+
+def test_metrics_show_each_cameras_frames_rate_state_reconnects_and_failures(
+    service: Service,
+) -> None:
+    door = CameraStatus(
+        "door", CameraState.RUNNING, frames=1200, fps=9.5, faces_in_view=2, reconnects=3
+    )
+    gate = CameraStatus("gate", CameraState.FAILED, last_error="no stream", failures=2)
+    host = _CamerasHost([door, gate])
+    service.app.state.services.cameras = host
+    found = _scrape(service)
+
+    def value(name: str, **labels: str) -> float:
+        return found[(name, tuple(sorted(labels.items())))]
+
+    assert value("watchkeeper_camera_frames_total", camera="door") == 1200
+    assert value("watchkeeper_camera_fps", camera="door") == 9.5
+    assert value("watchkeeper_camera_faces_in_view", camera="door") == 2
+    assert value("watchkeeper_camera_reconnects_total", camera="door") == 3
+    assert value("watchkeeper_camera_failures_total", camera="gate") == 2
+    assert value("watchkeeper_camera_failures_total", camera="door") == 0
+    for camera, current in (("door", "running"), ("gate", "failed")):
+        states = {
+            s.value: value("watchkeeper_camera_state", camera=camera, state=s.value)
+            for s in CameraState
+        }
+        assert states == {s.value: float(s.value == current) for s in CameraState}
+    assert value("watchkeeper_camera_status_age_seconds", camera="door") >= 0
+
+    # A camera the host no longer knows (removed) is no longer shown.
+    host.known = [door]
+    again = _scrape(service)
+    assert not any(labels and ("camera", "gate") in labels for _, labels in again)
+    assert ("watchkeeper_camera_fps", (("camera", "door"),)) in again
+
+
+def test_metrics_without_cameras_show_no_camera_series(service: Service) -> None:
+    found = _scrape(service)
+    assert not any(name.startswith("watchkeeper_camera_") for name, _ in found)

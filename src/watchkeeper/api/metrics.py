@@ -1,4 +1,5 @@
-"""Prometheus metrics of one app: requests by route template, latencies, queues, engine timings.
+"""Prometheus metrics of one app: requests by route template, latencies, queues, engine timings,
+and each camera's health as its supervisor reports it.
 
 Each app has its own registry (no global state), so several apps in one process (tests) do not
 collide, and ``/metrics`` shows exactly this service.
@@ -8,11 +9,16 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from typing import TypeVar
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+from watchkeeper.service.cameras import CameraState, CameraStatus
 
 T = TypeVar("T")
 
@@ -78,6 +84,8 @@ class Metrics:
             ("reason",),
             registry=self.registry,
         )
+        self.cameras = CameraCollector()
+        self.registry.register(self.cameras)
 
     def exposition(self) -> bytes:
         """The text exposition format that Prometheus scrapes."""
@@ -90,6 +98,85 @@ class Metrics:
             yield
         finally:
             self.pipeline.labels(operation).observe(time.perf_counter() - start)
+
+
+class CameraCollector(Collector):
+    """Per-camera metrics, read from the camera host's statuses at every scrape.
+
+    Nothing is copied between scrapes: the supervisor's status is the one source, so a removed
+    camera simply stops appearing. Until :meth:`watch` is called (the service's start-up)
+    there are no cameras to show.
+    """
+
+    def __init__(self) -> None:
+        self._source: Callable[[], Sequence[CameraStatus]] = list
+
+    def watch(self, source: Callable[[], Sequence[CameraStatus]]) -> None:
+        """Read camera statuses from ``source`` from now on."""
+        self._source = source
+
+    def describe(self) -> Iterable[GaugeMetricFamily | CounterMetricFamily]:
+        # Described empty, so registering does not read cameras that are not there yet.
+        return self._families()
+
+    def collect(self) -> Iterable[GaugeMetricFamily | CounterMetricFamily]:
+        families = self._families()
+        now = datetime.now(UTC)
+        frames, fps, faces, state, age, reconnects, failures = families
+        for status in self._source():
+            camera = [status.camera_id]
+            frames.add_metric(camera, status.frames)
+            fps.add_metric(camera, status.fps)
+            faces.add_metric(camera, status.faces_in_view)
+            for each in CameraState:
+                state.add_metric([status.camera_id, each.value], float(each is status.state))
+            age.add_metric(camera, max(0.0, (now - status.updated_at).total_seconds()))
+            reconnects.add_metric(camera, status.reconnects)
+            failures.add_metric(camera, status.failures)
+        return families
+
+    @staticmethod
+    def _families() -> list[GaugeMetricFamily | CounterMetricFamily]:
+        by_camera = ["camera"]
+        return [
+            CounterMetricFamily(
+                "watchkeeper_camera_frames",
+                "Frames the camera's worker processed since it last started.",
+                labels=by_camera,
+            ),
+            GaugeMetricFamily(
+                "watchkeeper_camera_fps",
+                "Frames per second the camera's worker processes now.",
+                labels=by_camera,
+            ),
+            GaugeMetricFamily(
+                "watchkeeper_camera_faces_in_view",
+                "Faces in the camera's latest analysed frame.",
+                labels=by_camera,
+            ),
+            GaugeMetricFamily(
+                "watchkeeper_camera_state",
+                "1 for the camera's current state (starting, running, reconnecting, stopped, "
+                "failed), 0 for the others.",
+                labels=["camera", "state"],
+            ),
+            GaugeMetricFamily(
+                "watchkeeper_camera_status_age_seconds",
+                "Seconds since the camera's worker last reported (a stuck worker grows it).",
+                labels=by_camera,
+            ),
+            CounterMetricFamily(
+                "watchkeeper_camera_reconnects",
+                "Times the camera's stream was lost and reopened since the service started.",
+                labels=by_camera,
+            ),
+            CounterMetricFamily(
+                "watchkeeper_camera_failures",
+                "Times the camera failed (could not start, or its worker died) since the "
+                "service started.",
+                labels=by_camera,
+            ),
+        ]
 
 
 class EngineGate:

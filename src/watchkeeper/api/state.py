@@ -58,6 +58,8 @@ class Services:
         pool = self.engine.analyzers
         pool.fill()
         self.metrics.analysis_queue.set_function(lambda: pool.waiting)
+        # Read at each scrape from whichever host runs the cameras now.
+        self.metrics.cameras.watch(lambda: self.cameras.statuses())
         self.started_monotonic_s = time.monotonic()
         self.ready = True
         log.info("service ready", extra={"home": str(self.settings.home)})

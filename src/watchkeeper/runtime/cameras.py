@@ -439,6 +439,8 @@ class CameraSupervisor:
         self._ctx: SpawnContext = multiprocessing.get_context("spawn")
         self._workers: dict[str, _Worker] = {}
         self._status: dict[str, CameraStatus] = {}
+        # Reconnects and failures per camera since the service started (a restart keeps them).
+        self._tallies: dict[str, tuple[int, int]] = {}
         self._frames: dict[str, LiveFrame] = {}
         self._seq = 0
         self._lock = threading.Lock()
@@ -475,7 +477,7 @@ class CameraSupervisor:
         with self._lock:
             self._workers[camera.camera_id] = worker
             self._frames.pop(camera.camera_id, None)
-            self._status[camera.camera_id] = CameraStatus(camera.camera_id, CameraState.STARTING)
+            self._set_status(CameraStatus(camera.camera_id, CameraState.STARTING))
             self._changed.notify_all()
         process.start()
         worker.reader = threading.Thread(
@@ -487,7 +489,7 @@ class CameraSupervisor:
     def mark_failed(self, camera_id: str, reason: str) -> None:
         """Show a camera that could not be started (say, its owner lost the right to run it)."""
         with self._lock:
-            self._status[camera_id] = CameraStatus(camera_id, CameraState.FAILED, last_error=reason)
+            self._set_status(CameraStatus(camera_id, CameraState.FAILED, last_error=reason))
             self._changed.notify_all()
 
     def stop(self, camera_id: str, timeout_s: float = 15.0) -> None:
@@ -508,11 +510,13 @@ class CameraSupervisor:
             current = self._status.get(camera_id)
             if current is None or current.state not in (CameraState.STOPPED, CameraState.FAILED):
                 error = None if current is None else current.last_error
-                self._status[camera_id] = CameraStatus(
-                    camera_id,
-                    CameraState.STOPPED,
-                    frames=0 if current is None else current.frames,
-                    last_error=error,
+                self._set_status(
+                    CameraStatus(
+                        camera_id,
+                        CameraState.STOPPED,
+                        frames=0 if current is None else current.frames,
+                        last_error=error,
+                    )
                 )
             self._changed.notify_all()
 
@@ -521,6 +525,7 @@ class CameraSupervisor:
         self.stop(camera_id)
         with self._lock:
             self._status.pop(camera_id, None)
+            self._tallies.pop(camera_id, None)
             self._frames.pop(camera_id, None)
             self._changed.notify_all()
 
@@ -541,6 +546,11 @@ class CameraSupervisor:
         with self._lock:
             found = self._status.get(camera_id)
         return found or CameraStatus(camera_id, CameraState.STOPPED)
+
+    def statuses(self) -> list[CameraStatus]:
+        """Every camera this supervisor knows, by id (for the service's metrics)."""
+        with self._lock:
+            return [self._status[camera_id] for camera_id in sorted(self._status)]
 
     def snapshot(self, camera_id: str) -> LiveFrame | None:
         with self._lock:
@@ -588,11 +598,13 @@ class CameraSupervisor:
             if last is None or last.state in (CameraState.STOPPED, CameraState.FAILED):
                 return
             if code not in (0, None) and not worker.stop.is_set():
-                self._status[worker.camera_id] = CameraStatus(
-                    worker.camera_id,
-                    CameraState.FAILED,
-                    frames=last.frames,
-                    last_error=f"the camera worker ended unexpectedly (exit code {code})",
+                self._set_status(
+                    CameraStatus(
+                        worker.camera_id,
+                        CameraState.FAILED,
+                        frames=last.frames,
+                        last_error=f"the camera worker ended unexpectedly (exit code {code})",
+                    )
                 )
                 self._changed.notify_all()
 
@@ -604,9 +616,25 @@ class CameraSupervisor:
                 return
             self._apply(worker.camera_id, update)
 
+    def _set_status(self, status: CameraStatus) -> None:
+        """Keep ``status`` as the camera's latest, counting a move into reconnecting or failed
+        (called with the lock held)."""
+        camera_id = status.camera_id
+        before = self._status.get(camera_id)
+        reconnects, failures = self._tallies.get(camera_id, (0, 0))
+        moved = before is None or before.state is not status.state
+        if moved and status.state is CameraState.RECONNECTING:
+            reconnects += 1
+        if moved and status.state is CameraState.FAILED:
+            failures += 1
+        self._tallies[camera_id] = (reconnects, failures)
+        self._status[camera_id] = dataclasses.replace(
+            status, reconnects=reconnects, failures=failures
+        )
+
     def _apply(self, camera_id: str, update: _Update) -> None:
         with self._lock:
-            self._status[camera_id] = update.status
+            self._set_status(update.status)
             if update.jpeg is not None:
                 self._seq += 1
                 self._frames[camera_id] = LiveFrame(

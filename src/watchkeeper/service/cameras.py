@@ -76,7 +76,12 @@ class CameraState(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class CameraStatus:
-    """A camera's health as its worker last reported it."""
+    """A camera's health as its worker last reported it.
+
+    ``frames`` counts from the worker's latest start; ``reconnects`` (times the stream was
+    lost and reopened) and ``failures`` (times the camera failed) count since the service
+    started, kept by the host across restarts.
+    """
 
     camera_id: str
     state: CameraState
@@ -85,6 +90,8 @@ class CameraStatus:
     faces_in_view: int = 0
     last_error: str | None = None
     updated_at: datetime = dataclasses.field(default_factory=lambda: datetime.now(UTC))
+    reconnects: int = 0
+    failures: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,6 +129,10 @@ class CameraHost(Protocol):
 
     def wait_frame(self, camera_id: str, after_seq: int, timeout_s: float) -> LiveFrame | None: ...
 
+    def statuses(self) -> list[CameraStatus]:
+        """The status of every camera the host knows (started, stopped or failed)."""
+        ...
+
 
 NOT_RUNNING = "cameras do not run in this process (start the service with `watchkeeper serve`)"
 
@@ -152,6 +163,9 @@ class NoCameraHost:
 
     def wait_frame(self, camera_id: str, after_seq: int, timeout_s: float) -> LiveFrame | None:
         return None
+
+    def statuses(self) -> list[CameraStatus]:
+        return []
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from tests.builders import Staff, make_frame, make_staff, pattern_image, save_png
+from tests.builders import Staff, make_frame, make_staff, mock_settings, pattern_image, save_png
 
 from watchkeeper.config.cameras import CameraSettings, ReconnectSettings
 from watchkeeper.core import Faces, Objects
@@ -292,3 +292,33 @@ def test_a_counting_camera_draws_object_boxes_and_stores_counts(
     assert green.sum() > 20  # the person's box
     crossings = CountingRecords(staff.engine.store).events(camera_id="hall")
     assert [e.kind for e in crossings].count("line_crossed") == 1
+
+
+def test_the_supervisor_counts_reconnects_and_failures_across_restarts(tmp_path: Path) -> None:
+    """What the worker reports is kept as the camera's status, with the moves into
+    reconnecting and failed counted (a state reported twice counts once)."""
+    from watchkeeper.runtime.cameras import _Update
+    from watchkeeper.service.cameras import CameraStatus
+
+    supervisor = CameraSupervisor(mock_settings(tmp_path / "home"))
+    assert supervisor.statuses() == []
+    supervisor.mark_failed("door", "its owner left")
+    reported = [
+        CameraState.STARTING,
+        CameraState.RUNNING,
+        CameraState.RECONNECTING,
+        CameraState.RECONNECTING,
+        CameraState.RUNNING,
+        CameraState.RECONNECTING,
+        CameraState.FAILED,
+    ]
+    for frames, state in enumerate(reported):
+        supervisor._apply("door", _Update(CameraStatus("door", state, frames=frames)))
+    supervisor.mark_failed("gate", "no stream")
+    door, gate = supervisor.statuses()
+    assert (door.camera_id, door.state, door.frames) == ("door", CameraState.FAILED, 6)
+    assert (door.reconnects, door.failures) == (2, 2)
+    assert (gate.reconnects, gate.failures) == (0, 1)
+    assert supervisor.status("door") == door
+    supervisor.forget("door")
+    assert [s.camera_id for s in supervisor.statuses()] == ["gate"]

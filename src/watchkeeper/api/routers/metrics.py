@@ -19,6 +19,7 @@ router = APIRouter(tags=["operations"])
     responses={200: {"content": {CONTENT_TYPE_LATEST: {}}}},
 )
 def metrics(request: Request) -> Response:
-    """Request counts and latencies by route, engine queue depth and pipeline timings."""
+    """Request counts and latencies by route, engine and analysis queues, pipeline timings, and
+    each camera's frames, frame rate, state, reconnects and failures."""
     body = services_of(request).metrics.exposition()
     return Response(body, media_type=CONTENT_TYPE_LATEST)
