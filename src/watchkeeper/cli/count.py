@@ -45,8 +45,9 @@ def count(
         list[str] | None,
         typer.Option(
             "--line",
-            help="Counting line x1,y1,x2,y2[:name] in pixels (repeatable); 'in' is "
-            "crossing to the right, looking from the first point to the second.",
+            help="Counting line x1,y1,x2,y2[:name[:left|right]] in pixels (repeatable); "
+            "'in' is crossing to the right (or the side named), looking from the first point "
+            "to the second.",
         ),
     ] = None,
     zone: Annotated[
