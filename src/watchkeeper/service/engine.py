@@ -610,7 +610,7 @@ class Engine:
                 template.template_id, template.identity_id, faces, tuple(results)
             )
 
-    # -- 1:N ---------------------------------------------------------------------------------
+    # -- photos analysed ahead (probes), and 1:N ---------------------------------------------
     def analyse_probe(self, image: ImageInput | Probe, *, crops: bool = True) -> Probe:
         """Analyse a photo for :meth:`identify`, :meth:`enrol`, :meth:`verify` or
         :meth:`verify_template`: faces, templates and (``crops``) face crops.
