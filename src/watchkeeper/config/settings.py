@@ -30,6 +30,13 @@ class EmbedderKind(StrEnum):
     MOCK = "mock"
 
 
+class AlignerKind(StrEnum):
+    """Which landmark model places the points that the face chip is cut from."""
+
+    FIVE_POINT = "dlib_5point"
+    SIXTY_EIGHT_POINT = "dlib_68point"
+
+
 class DetectionSettings(_Section):
     kind: DetectorKind = Field(
         DetectorKind.HOG,
@@ -101,6 +108,14 @@ class RecognitionSettings(_Section):
     )
     threads: int = Field(
         1, ge=1, le=64, title="Embedder threads", description="ONNX Runtime intra-op threads."
+    )
+    aligner: AlignerKind = Field(
+        AlignerKind.SIXTY_EIGHT_POINT,
+        title="Face alignment",
+        description="Landmarks the chip is cut from. dlib_68point (about 1 ms more per face) "
+        "cuts the chips the network was trained on: LFW View 2 99.33% against 99.22% with "
+        "dlib_5point, both with the mirror and shifts. Each has its own embedding contract, so "
+        "templates made with one never mix with the other.",
     )
     mirror_augment: bool = Field(
         True,
