@@ -39,12 +39,6 @@ def _rects_to_faces(rects: Any, scores: list[float], image: Image) -> Faces:
     )
 
 
-def _grey(image: Image) -> npt.NDArray[np.uint8]:
-    import cv2
-
-    return np.asarray(cv2.cvtColor(image, cv2.COLOR_RGB2GRAY), dtype=np.uint8)
-
-
 def _dlib_rect(box: np.ndarray) -> Any:
     """xyxy pixels (exclusive right/bottom) to dlib's inclusive rectangle."""
     import dlib
@@ -84,12 +78,11 @@ class DlibHogDetector:
 
     def detect(self, image: Image) -> Faces:
         self.startup()
-        # On colour, dlib takes each pixel's strongest gradient over three channels; one grey
-        # channel costs ~20% less and changed no accuracy measured here (LFW View 2 with 5-point
-        # alignment: 99.20% grey, 99.22% colour; boxes moved in 14% of images, mostly by a cell).
-        grey = image if image.ndim == 2 else _grey(image)
+        # Colour on purpose: dlib takes each pixel's strongest gradient over the three channels.
+        # A grey copy scans ~20% faster but moves boxes in 14% of LFW images, and with 68-point
+        # alignment cost 5 of 6,000 View 2 pairs (99.25% against 99.33%).
         # run() returns the SVM score so callers can rank and threshold detections.
-        rects, scores, _ = self._detector.run(grey, self.upsample, self.min_score)
+        rects, scores, _ = self._detector.run(image, self.upsample, self.min_score)
         return _rects_to_faces(rects, list(scores), image)
 
 
