@@ -65,10 +65,11 @@ class DetectResponse(_Dto):
 def faces_out(faces: Faces, with_landmarks: bool = False) -> list[FaceOut]:
     """One :class:`FaceOut` per row of ``faces``."""
     rows = []
+    five = faces.five_landmarks if with_landmarks else None  # the API promises five points
     for i in range(len(faces)):
         landmarks = None
-        if with_landmarks and faces.landmarks is not None:
-            landmarks = [[round(float(x), 1), round(float(y), 1)] for x, y in faces.landmarks[i]]
+        if five is not None:
+            landmarks = [[round(float(x), 1), round(float(y), 1)] for x, y in five[i]]
         rows.append(
             FaceOut(
                 index=i,

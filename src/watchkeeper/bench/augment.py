@@ -67,14 +67,13 @@ _state: dict[str, Any] = {}
 def _init(settings: Settings) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     from watchkeeper.models.dlib_detectors import DlibCnnDetector, DlibHogDetector
-    from watchkeeper.models.registry import make_embedder
+    from watchkeeper.models.registry import make_aligner, make_embedder
 
     _state["hog"] = DlibHogDetector(upsample=settings.detection.upsample)
     _state["cnn"] = DlibCnnDetector(upsample=1)
     _state["embedder"] = make_embedder(settings)
-    from watchkeeper.models.dlib_detectors import DlibFivePointAligner
-
-    _state["aligner"] = DlibFivePointAligner()
+    # The configured landmarks (68 points by default), so the recipes compare on today's chips.
+    _state["aligner"] = make_aligner(settings.detection.kind, settings.recognition.aligner)
 
 
 def _cut(image: npt.NDArray[np.uint8], shape: Any, padding: float, dx: int, dy: int) -> Any:

@@ -30,6 +30,7 @@ class VerificationReport:
     images: int
     no_face_images: int
     cnn_fallback_images: int
+    cnn_centre_images: int
     quality_rejected_subjects: int
     images_per_s: float
     faces_per_s: float
@@ -139,6 +140,7 @@ def verification_report(
         images=len(subjects),
         no_face_images=run.count("none"),
         cnn_fallback_images=run.count("cnn_fallback"),
+        cnn_centre_images=run.count("cnn_centre"),
         quality_rejected_subjects=sum(1 for s in subjects if s.rejected),
         images_per_s=run.images_per_s,
         faces_per_s=run.faces_per_s,

@@ -127,6 +127,7 @@ def _print_verification(reports: list[VerificationReport]) -> None:
         ("failed pairs (no embedding)", lambda r: f"{r.failed_pairs} of {r.pairs}"),
         ("images with no face found", lambda r: f"{r.no_face_images} of {r.images}"),
         ("found only by the CNN fallback", lambda r: f"{r.cnn_fallback_images}"),
+        ("off-centre subject replaced by CNN", lambda r: f"{r.cnn_centre_images}"),
         ("subject failed a quality gate", lambda r: f"{r.quality_rejected_subjects}"),
         ("images per second", lambda r: f"{r.images_per_s:.1f}"),
         ("faces per second", lambda r: f"{r.faces_per_s:.1f}"),
@@ -148,7 +149,8 @@ def _print_verification(reports: list[VerificationReport]) -> None:
             f"accuracy difference: {(ours.mean_accuracy - theirs.mean_accuracy) * 100:+.2f} points."
         )
     out_console.print(
-        "Policy: HOG detector first, the CNN detector for images where HOG finds nothing; the face "
+        "Policy: HOG detector first, the CNN detector for images where HOG finds nothing or only "
+        "faces far off centre; the face "
         "nearest the image centre is the subject; a pair with no embedding counts as wrong. "
         "The peer has no fallback."
     )

@@ -17,6 +17,10 @@ import numpy.typing as npt
 from watchkeeper.core.errors import InvalidInputError
 
 FloatArray = npt.NDArray[np.float32]
+
+# Where the five points of dlib's 5-point model (outer and inner corner of the subject's left
+# eye, then of the right eye, then the base of the nose) sit in the 68-point iBUG layout.
+FIVE_OF_SIXTY_EIGHT = (45, 42, 36, 39, 33)
 IntArray = npt.NDArray[np.int64]
 
 
@@ -150,6 +154,22 @@ class Faces:
     def accepted(self) -> npt.NDArray[np.bool_]:
         """Boolean mask of rows that passed every quality gate."""
         return np.array([not r for r in self.rejected], dtype=bool)
+
+    @property
+    def five_landmarks(self) -> FloatArray | None:
+        """The landmarks as five points per face, whichever model placed them (None if unset).
+
+        >>> faces.five_landmarks.shape  # doctest: +SKIP
+        (n, 5, 2)
+        """
+        if self.landmarks is None:
+            return None
+        k = self.landmarks.shape[1]
+        if k == 5:
+            return self.landmarks
+        if k == 68:
+            return np.ascontiguousarray(self.landmarks[:, FIVE_OF_SIXTY_EIGHT])
+        raise InvalidInputError(f"no five-point equivalent for {k} landmarks per face")
 
     @property
     def box_size_px(self) -> FloatArray:

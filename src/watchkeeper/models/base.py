@@ -60,13 +60,18 @@ class ObjectDetector(Protocol):
 
 @runtime_checkable
 class Aligner(Protocol):
-    """Places 5 landmarks per face and cuts normalised chips."""
+    """Places landmarks (5 or 68 per face) and cuts normalised chips."""
 
     @property
     def manifest(self) -> ModelManifest: ...
 
+    @property
+    def preprocessing_mark(self) -> str:
+        """Added to the embedding contract's preprocessing when it changes the chips ("" if not)."""
+        ...
+
     def landmarks(self, image: Image, faces: Faces) -> Faces:
-        """``faces`` with the ``landmarks`` column filled, (n, 5, 2) pixels."""
+        """``faces`` with the ``landmarks`` column filled, (n, k, 2) pixels."""
         ...
 
     def chips(self, image: Image, faces: Faces) -> ChipBatch:

@@ -78,6 +78,9 @@ class DlibHogDetector:
 
     def detect(self, image: Image) -> Faces:
         self.startup()
+        # Colour on purpose: dlib takes each pixel's strongest gradient over the three channels.
+        # A grey copy scans ~20% faster but moves boxes in 14% of LFW images, and with 68-point
+        # alignment cost 5 of 6,000 View 2 pairs (99.25% against 99.33%).
         # run() returns the SVM score so callers can rank and threshold detections.
         rects, scores, _ = self._detector.run(image, self.upsample, self.min_score)
         return _rects_to_faces(rects, list(scores), image)
@@ -118,16 +121,24 @@ class DlibFivePointAligner:
     crops, and an OpenCV warp moves embeddings ~10^4 times more than any runtime difference.
     """
 
+    POINTS = 5
+    MODEL_FILE = "shape_predictor_5_face_landmarks.dat"
+    MARK = ""
+
     def __init__(self, chip_size_px: int = CHIP_SIZE_PX, padding: float = CHIP_PADDING) -> None:
         self.chip_size_px = chip_size_px
         self.padding = padding
         self._predictor: Any = None
-        self._path = face_models_file("shape_predictor_5_face_landmarks.dat")
+        self._path = face_models_file(self.MODEL_FILE)
+
+    @property
+    def preprocessing_mark(self) -> str:
+        return self.MARK
 
     @property
     def manifest(self) -> ModelManifest:
         return ModelManifest(
-            "dlib_5point",
+            f"dlib_{self.POINTS}point",
             (self.chip_size_px, self.chip_size_px),
             "RGB",
             self._path.name,
@@ -148,10 +159,10 @@ class DlibFivePointAligner:
 
     def landmarks(self, image: Image, faces: Faces) -> Faces:
         self.startup()
-        points = np.zeros((len(faces), 5, 2), np.float32)
+        points = np.zeros((len(faces), self.POINTS, 2), np.float32)
         for i, box in enumerate(faces.xyxy):
             shape = self._shape(image, box)
-            points[i] = [(shape.part(k).x, shape.part(k).y) for k in range(5)]
+            points[i] = [(shape.part(k).x, shape.part(k).y) for k in range(self.POINTS)]
         return faces.with_columns(landmarks=points)
 
     def _shapes(self, faces: Faces) -> list[Any]:
@@ -194,3 +205,17 @@ class DlibFivePointAligner:
             for k, (dx, dy) in enumerate(shifts_px):
                 out[k, i] = chip[margin + dy : margin + dy + size, margin + dx : margin + dx + size]
         return out
+
+
+class DlibSixtyEightPointAligner(DlibFivePointAligner):
+    """68-point landmarks (iBUG layout), cut by the same ``dlib.get_face_chip``.
+
+    dlib's ResNet was trained on chips aligned from 68 points; the 5-point model only
+    approximates that alignment. Measured on LFW View 2 (mirror + shifts, 4 embeddings per
+    face): 99.33% with 68 points against 99.22% with 5, and 99.12% against 98.85% for a single
+    embedding. The predictor costs about 1 ms more per face and its file is 100 MB.
+    """
+
+    POINTS = 68
+    MODEL_FILE = "shape_predictor_68_face_landmarks.dat"
+    MARK = "lm68"

@@ -41,6 +41,10 @@ class MockAligner:
     def manifest(self) -> ModelManifest:
         return ModelManifest("mock", (32, 32), "RGB", "none", "")
 
+    @property
+    def preprocessing_mark(self) -> str:
+        return ""
+
     def landmarks(self, image: Image, faces: Faces) -> Faces:
         fx = np.array([0.7, 0.6, 0.3, 0.4, 0.5], np.float32)
         fy = np.array([0.4, 0.4, 0.4, 0.4, 0.7], np.float32)

@@ -5,7 +5,7 @@ Imports happen inside the factories so that choosing the mock backend never load
 
 from __future__ import annotations
 
-from watchkeeper.config.settings import DetectorKind, EmbedderKind, Settings
+from watchkeeper.config.settings import AlignerKind, DetectorKind, EmbedderKind, Settings
 from watchkeeper.core.errors import ConfigError
 from watchkeeper.models.base import Aligner, FaceDetector, FaceEmbedder
 
@@ -26,11 +26,17 @@ def make_detector(kind: DetectorKind, upsample: int = 1) -> FaceDetector:
     raise ConfigError(f"unknown detector kind {kind!r}")
 
 
-def make_aligner(detector_kind: DetectorKind) -> Aligner:
+def make_aligner(
+    detector_kind: DetectorKind, aligner_kind: AlignerKind = AlignerKind.FIVE_POINT
+) -> Aligner:
     if detector_kind is DetectorKind.MOCK:
         from watchkeeper.models.mock import MockAligner
 
         return MockAligner()
+    if aligner_kind is AlignerKind.SIXTY_EIGHT_POINT:
+        from watchkeeper.models.dlib_detectors import DlibSixtyEightPointAligner
+
+        return DlibSixtyEightPointAligner()
     from watchkeeper.models.dlib_detectors import DlibFivePointAligner
 
     return DlibFivePointAligner()

@@ -65,7 +65,8 @@ class FaceAnalyzer:
     def contract(self) -> EmbeddingContract:
         """The embedder's contract, marked when test-time augmentation changes the vectors."""
         base = self.embedder.contract
-        marks = ["mirror-avg"] if self.mirror_augment else []
+        marks = [self.aligner.preprocessing_mark] if self.aligner.preprocessing_mark else []
+        marks += ["mirror-avg"] if self.mirror_augment else []
         marks += [f"shift{dx:+d}{dy:+d}" for dx, dy in self.chip_shifts_px]
         if not marks:
             return base

@@ -23,7 +23,7 @@ def build_analyzer(settings: Settings, embed_rejected: bool = False) -> FaceAnal
         first_pass = make_detector(DetectorKind.HOG, upsample=0)
     return FaceAnalyzer(
         detector=make_detector(det.kind, det.upsample),
-        aligner=make_aligner(det.kind),
+        aligner=make_aligner(det.kind, settings.recognition.aligner),
         embedder=make_embedder(settings),
         detection=det,
         quality=settings.quality,

@@ -73,3 +73,26 @@ def test_frame_validates_shape_and_timezone() -> None:
     with pytest.raises(InvalidInputError):
         Frame(np.zeros((4, 4, 3), np.float32))  # type: ignore[arg-type]
     assert Frame(np.zeros((4, 6, 3), np.uint8)).resolution_wh == (6, 4)
+
+
+def test_five_landmarks_from_68_points_picks_eye_corners_and_nose() -> None:
+    points = np.arange(68 * 2, dtype=np.float32).reshape(1, 68, 2)
+    faces = Faces(
+        xyxy=np.array([[0, 0, 10, 10]], np.float32),
+        detector_score=np.ones(1, np.float32),
+        landmarks=points,
+    )
+    five = faces.five_landmarks
+    assert five is not None and five.shape == (1, 5, 2)
+    np.testing.assert_array_equal(five[0, :, 0], [90, 84, 72, 78, 66])  # points 45 42 36 39 33
+
+
+def test_five_landmarks_passes_five_through_and_refuses_other_layouts() -> None:
+    box = np.array([[0, 0, 10, 10]], np.float32)
+    five = np.ones((1, 5, 2), np.float32)
+    faces = Faces(xyxy=box, detector_score=np.ones(1, np.float32), landmarks=five)
+    assert faces.five_landmarks is not None
+    np.testing.assert_array_equal(faces.five_landmarks, five)
+    odd = faces.with_columns(landmarks=np.ones((1, 7, 2), np.float32))
+    with pytest.raises(InvalidInputError):
+        _ = odd.five_landmarks

@@ -118,10 +118,11 @@ def cf_box(frame: Frame, faces: Faces, i: int) -> CfBox:
 def cf_landmarks(
     frame: Frame, faces: Faces, i: int, plugins: frozenset[str]
 ) -> list[list[int]] | None:
-    if "landmarks" not in plugins or faces.landmarks is None:
+    five = faces.five_landmarks  # CompreFace's API promises five points
+    if "landmarks" not in plugins or five is None:
         return None
     h, w = frame.image.shape[:2]
-    return [[_clip(x, w - 1), _clip(y, h - 1)] for x, y in faces.landmarks[i]]
+    return [[_clip(x, w - 1), _clip(y, h - 1)] for x, y in five[i]]
 
 
 def plugin_versions(request: Request, plugins: frozenset[str], *extra: str) -> dict[str, str]:
