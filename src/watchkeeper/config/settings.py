@@ -115,16 +115,17 @@ class RecognitionSettings(_Section):
         le=64,
         title="Photos analysed at once",
         description="How many photos the engine analyses at the same time when several "
-        "requests arrive together, each on its own copy of the models (about 170 MB each with 68-point alignment). "
-        "0 means one per CPU core.",
+        "requests arrive together, each on its own copy of the models (about 170 MB each "
+        "with 68-point alignment). 0 means one per CPU core.",
     )
     aligner: AlignerKind = Field(
         AlignerKind.SIXTY_EIGHT_POINT,
         title="Face alignment",
         description="Landmarks the chip is cut from. dlib_68point (about 1 ms more per face) "
         "cuts the chips the network was trained on: `bench lfw` 99.30% against 99.18% with "
-        "dlib_5point, both with the mirror and shifts (the 68-point model adds about 100 MB). Each has its own embedding contract, so "
-        "templates made with one never mix with the other.",
+        "dlib_5point, both with the mirror and shifts (the 68-point model adds about "
+        "100 MB). Each has its own embedding contract, so templates made with one never mix "
+        "with the other.",
     )
     mirror_augment: bool = Field(
         True,
