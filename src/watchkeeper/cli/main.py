@@ -18,6 +18,7 @@ import typer
 
 from watchkeeper.cli.output import emit_json, err_console, fail, out_console, progress
 from watchkeeper.config.settings import (
+    AlignerKind,
     DetectionSettings,
     DetectorKind,
     EmbedderKind,
@@ -84,6 +85,13 @@ def _global(
     embedder: Annotated[
         EmbedderKind, typer.Option(help="Face embedder backend.")
     ] = EmbedderKind.ONNX,
+    aligner: Annotated[
+        AlignerKind,
+        typer.Option(
+            help="Landmarks the face chip is cut from; galleries made before 2026-11-26 "
+            "used dlib_5point."
+        ),
+    ] = AlignerKind.SIXTY_EIGHT_POINT,
     threshold: Annotated[
         float | None, typer.Option(help="Similarity threshold instead of the calibrated one.")
     ] = None,
@@ -97,7 +105,9 @@ def _global(
     state.settings = base.model_copy(
         update={
             "detection": DetectionSettings(kind=detector, upsample=upsample),
-            "recognition": RecognitionSettings(embedder=embedder, target_fmr=target_fmr),
+            "recognition": RecognitionSettings(
+                embedder=embedder, aligner=aligner, target_fmr=target_fmr
+            ),
         }
     )
     state.json = json_out

@@ -56,5 +56,8 @@ class EmbeddingContract:
         if other_contract_id != self.contract_id:
             raise ContractMismatchError(
                 f"embeddings from model contract {other_contract_id!r} cannot be compared with "
-                f"{self.contract_id!r}; re-enrol the gallery with the current model"
+                f"{self.contract_id!r}; re-enrol the gallery with the current model, or set "
+                "the recognition settings (embedder, aligner, augmentation) back to those the "
+                "gallery was made with (since 2026-11-26 the default aligner is dlib_68point; "
+                "galleries made before it need recognition.aligner=dlib_5point, CLI --aligner)"
             )

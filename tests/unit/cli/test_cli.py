@@ -184,3 +184,19 @@ def test_detect_json_reports_quality(home: Path, photos: dict[str, Path]) -> Non
     assert code == 0
     [face] = json.loads(out)[str(photos["ada"])]["faces"]
     assert len(face["box_xyxy"]) == 4 and face["rejected"] == []
+
+
+@pytest.mark.parametrize("aligner", ["dlib_5point", "dlib_68point"])
+def test_aligner_option_reaches_the_engine_settings(home: Path, aligner: str) -> None:
+    from watchkeeper.cli.main import state
+
+    # Galleries made before the 68-point default can still be searched by naming their aligner.
+    code, _, err = _wk(home, "--aligner", aligner, "--json", "init", "--user", "me", "--home-use")
+    assert code == 0, err
+    assert state.settings.recognition.aligner.value == aligner
+
+
+def test_unknown_aligner_is_refused_with_the_choices(home: Path) -> None:
+    code, _, err = _wk(home, "--aligner", "dlib_3point", "init", "--user", "me")
+    assert code == 2
+    assert "dlib_5point" in err and "dlib_68point" in err
