@@ -7,11 +7,13 @@ embedded, because that is the work a real caller pays for.
 
 from __future__ import annotations
 
+import copy
 import os
 import signal
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -21,7 +23,11 @@ import numpy.typing as npt
 
 from watchkeeper.config.settings import DetectionSettings, DetectorKind, Settings
 from watchkeeper.core import Faces
-from watchkeeper.service.batch import analyze_paths
+from watchkeeper.core.errors import WatchkeeperError
+from watchkeeper.models.registry import make_detector
+from watchkeeper.pipeline.analyzer import FaceAnalyzer
+from watchkeeper.pipeline.factory import build_analyzer
+from watchkeeper.service.batch import analyze_path
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,6 +115,58 @@ def _subject(path: str, faces: Faces | None, found_by: str, ms: float) -> Subjec
     )
 
 
+def _hog_settings(settings: Settings) -> Settings:
+    return settings.model_copy(
+        update={"detection": settings.detection.model_copy(update={"cnn_fallback": False})}
+    )
+
+
+def _rescuer(hog: FaceAnalyzer) -> FaceAnalyzer:
+    """The CNN analyzer for retries: CNN upsample 1, otherwise exactly ``hog``'s pipeline.
+
+    It shares ``hog``'s aligner and embedder (same kinds, same settings, same contract), so a
+    worker loads the 68-point model and the ONNX session once, not twice.
+    """
+    rescuer = copy.copy(hog)
+    rescuer.detector = make_detector(DetectorKind.CNN, upsample=1)
+    rescuer.detection = DetectionSettings(kind=DetectorKind.CNN, upsample=1)
+    rescuer.first_pass_detector = None
+    rescuer.fallback_detector = None
+    return rescuer
+
+
+def _embed_subject(hog: FaceAnalyzer, cnn: FaceAnalyzer, path: str) -> SubjectEmbedding:
+    """HOG first; the CNN for an image where HOG finds nothing or only off-centre faces."""
+    r = analyze_path(hog, path)
+    earlier = _subject(r.source, r.faces, "hog", r.decode_ms + r.analyze_ms)
+    if earlier.embedding is not None and not earlier.off_centre(RESCUE_OFFSET_FRACTION):
+        return earlier
+    r = analyze_path(cnn, path)
+    ms = earlier.latency_ms + r.decode_ms + r.analyze_ms
+    label = "cnn_fallback" if earlier.embedding is None else "cnn_centre"
+    found = _subject(r.source, r.faces, label, ms)
+    better = found.embedding is not None and (
+        earlier.embedding is None or found.centre_offset_px < earlier.centre_offset_px
+    )
+    return found if better else replace(earlier, latency_ms=ms)
+
+
+_worker_pair: tuple[FaceAnalyzer, FaceAnalyzer] | None = None
+
+
+def _init_subject_worker(settings: Settings) -> None:
+    global _worker_pair
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C
+    hog = build_analyzer(_hog_settings(settings), embed_rejected=True)
+    _worker_pair = (hog, _rescuer(hog))
+
+
+def _subject_work(path: str) -> SubjectEmbedding:
+    if _worker_pair is None:
+        raise RuntimeError("worker not initialised")
+    return _embed_subject(*_worker_pair, path)
+
+
 def embed_with_watchkeeper(
     paths: Sequence[Path],
     settings: Settings,
@@ -117,34 +175,44 @@ def embed_with_watchkeeper(
 ) -> EmbeddingRun:
     """Policy: HOG first; the CNN detector for images where it finds nothing ("cnn_fallback")
     or only faces far from the centre ("cnn_centre", kept when its subject is nearer the centre).
+
+    The retry runs in the same worker right after the HOG pass on that image: a second pool
+    after the first would start its workers again and leave a core idle while the last CNN
+    runs (about 2 s each) finish.
     """
     t0 = time.perf_counter()
-    hog_settings = settings.model_copy(
-        update={"detection": settings.detection.model_copy(update={"cnn_fallback": False})}
-    )
+    items = [str(p) for p in paths]
     subjects: dict[str, SubjectEmbedding] = {}
-    for r in analyze_paths(paths, hog_settings, workers=workers, embed_rejected=True):
-        subjects[r.source] = _subject(r.source, r.faces, "hog", r.decode_ms + r.analyze_ms)
-        if on_image:
-            on_image()
-    retry = [
-        p
-        for p, s in subjects.items()
-        if s.embedding is None or s.off_centre(RESCUE_OFFSET_FRACTION)
-    ]
-    if retry:
-        cnn = settings.model_copy(
-            update={"detection": DetectionSettings(kind=DetectorKind.CNN, upsample=1)}
+    if workers <= 1 or len(items) <= 1:
+        hog = build_analyzer(_hog_settings(settings), embed_rejected=True)
+        results: Iterable[SubjectEmbedding] = (
+            _embed_subject(hog, _rescuer(hog), item) for item in items
         )
-        for r in analyze_paths(retry, cnn, workers=workers, embed_rejected=True):
-            earlier = subjects[r.source]
-            ms = earlier.latency_ms + r.decode_ms + r.analyze_ms
-            label = "cnn_fallback" if earlier.embedding is None else "cnn_centre"
-            found = _subject(r.source, r.faces, label, ms)
-            better = found.embedding is not None and (
-                earlier.embedding is None or found.centre_offset_px < earlier.centre_offset_px
-            )
-            subjects[r.source] = found if better else replace(earlier, latency_ms=ms)
+        for s in results:
+            subjects[s.path] = s
+            if on_image:
+                on_image()
+        return EmbeddingRun("watchkeeper", subjects, time.perf_counter() - t0, workers)
+    # One ONNX thread per worker: the workers themselves fill the cores.
+    worker_settings = settings.model_copy(
+        update={"recognition": settings.recognition.model_copy(update={"threads": 1})}
+    )
+    with ProcessPoolExecutor(
+        max_workers=workers, initializer=_init_subject_worker, initargs=(worker_settings,)
+    ) as pool:
+        try:
+            for s in pool.map(_subject_work, items, chunksize=2):
+                subjects[s.path] = s
+                if on_image:
+                    on_image()
+        except BrokenProcessPool as exc:
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise WatchkeeperError(
+                "a worker process stopped unexpectedly (killed, or out of memory)"
+            ) from exc
+        except BaseException:
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
     return EmbeddingRun("watchkeeper", subjects, time.perf_counter() - t0, workers)
 
 

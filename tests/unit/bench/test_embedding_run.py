@@ -29,3 +29,18 @@ def test_only_a_subject_far_from_the_centre_is_off_centre() -> None:
     assert not _subject(limit + 1, embedded=False).off_centre(RESCUE_OFFSET_FRACTION)
     unsized = SubjectEmbedding("a.jpg", np.ones(128, np.float32), "hog", (), 1, 1.0, 99.0)
     assert not unsized.off_centre(RESCUE_OFFSET_FRACTION)
+
+
+def test_the_cnn_rescuer_reuses_the_hog_pipeline_but_detects_with_the_cnn() -> None:
+    from watchkeeper.bench.embedding_run import _rescuer
+    from watchkeeper.config.settings import DetectorKind, Settings
+    from watchkeeper.pipeline.factory import build_analyzer
+
+    hog = build_analyzer(Settings(), embed_rejected=True)
+    cnn = _rescuer(hog)
+    # Same aligner, embedder and contract: a rescued subject's vector is comparable.
+    assert cnn.aligner is hog.aligner and cnn.embedder is hog.embedder
+    assert cnn.contract == hog.contract
+    assert cnn.detection.kind is DetectorKind.CNN and cnn.detection.upsample == 1
+    assert cnn.first_pass_detector is None and cnn.fallback_detector is None
+    assert hog.detection.kind is DetectorKind.HOG  # the HOG analyzer itself is untouched
