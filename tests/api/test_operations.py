@@ -125,3 +125,18 @@ def test_metrics_show_each_cameras_frames_rate_state_reconnects_and_failures(
 def test_metrics_without_cameras_show_no_camera_series(service: Service) -> None:
     found = _scrape(service)
     assert not any(name.startswith("watchkeeper_camera_") for name, _ in found)
+
+
+def test_the_service_loads_only_its_pool_of_analyzers(
+    service: Service, face_jpeg: bytes, upload: Callable[..., object]
+) -> None:
+    # Each analyzer is a full copy of the models; the service works only through the pool, so
+    # reading the embedding contract must not load one more copy beside it.
+    response = service.client.post(
+        "/api/detect", files=upload(face_jpeg), headers=service.headers("olive")
+    )
+    assert response.status_code == 200
+    pool = service.engine.analyzers
+    assert pool.made == pool.size
+    assert service.engine.contract.contract_id
+    assert service.engine._analyzer is None

@@ -51,7 +51,6 @@ class Services:
         credential = self.accounts.bootstrap_admin()
         if credential is not None:
             self.announce(credential)
-        _ = self.engine.analyzer
         self.start_cameras()
         # Every analyzer is built and loaded now, so the first concurrent requests do not
         # each pay for loading models (and a missing model file stops the start).

@@ -430,7 +430,7 @@ class Cameras:
         if record.watchlist is not None:
             purpose = validate_purpose(purpose)
             found = self.site.active_watchlist(record.watchlist, act.at)
-            self.engine.analyzer.contract.require_same(found.contract_id)
+            self.engine.contract.require_same(found.contract_id)
         elif purpose:
             purpose = validate_free_text(purpose, "purpose", 500)
             check_text(purpose)

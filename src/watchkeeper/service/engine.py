@@ -214,7 +214,13 @@ class Engine:
         """The embedding contract of this engine's analyzers (read once: every search checks
         it, and the models loaded at start do not change while the engine runs)."""
         if self._contract is None:
-            self._contract = self.analyzer.contract
+            if self._analyzer is not None:
+                self._contract = self._analyzer.contract
+            else:
+                # A service works only through the pool: reading the contract from a pooled
+                # analyzer spares it loading one more copy of the models (~170 MB) for it.
+                with self.analyzers.lease() as analyzer:
+                    self._contract = analyzer.contract
         return self._contract
 
     @property

@@ -221,7 +221,7 @@ class Footage:
         )
         probe = self._probe(photo)
         threshold = self.engine.threshold()
-        contract = self.engine.analyzer.contract.contract_id
+        contract = self.engine.contract.contract_id
         with self.site.act(
             principal,
             AuditAction.SEARCH_FOOTAGE,

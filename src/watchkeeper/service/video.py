@@ -247,7 +247,7 @@ class WatchSession:
         return sighting, event
 
     def _contract_id(self) -> str:
-        return self._video.engine.analyzer.contract.contract_id
+        return self._video.engine.contract.contract_id
 
     def close(self) -> None:
         """Record the end of the watch with its counts."""
@@ -308,7 +308,7 @@ class Video:
             if watchlist is not None:
                 validate_purpose(purpose)
                 record = self.site.active_watchlist(watchlist, act.at)
-                self.engine.analyzer.contract.require_same(record.contract_id)
+                self.engine.contract.require_same(record.contract_id)
             act.record(details={"stage": "started", "source_kind": camera.resolved_kind.value})
         return WatchSession(self, principal, camera, watchlist, purpose or "camera watch")
 
