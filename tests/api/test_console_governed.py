@@ -197,3 +197,34 @@ def test_console_enrol_and_verify_analyse_photos_outside_the_engine_gate(
     )
     assert other.status_code == 200 and "below the threshold" in other.text
     assert analysed("verify") == 2
+
+
+def test_console_enrol_and_verify_refuse_a_file_that_is_not_an_image_on_the_form(
+    service: Service,
+) -> None:
+    create_staff_watchlist(service)
+    not_image = ("notes.jpg", b"this is not a picture", "image/jpeg")
+    as_user(service, "olive")
+    enrolled = service.client.post(
+        "/enrol",
+        files={"file": not_image},
+        data={"person": "Alice", "watchlist": "staff", "basis": "contract", "source": "badge"},
+        headers=HTML,
+    )
+    assert enrolled.status_code == 400 and "Alice is enrolled" not in enrolled.text
+    assert "not an image file" in enrolled.text
+    assert (
+        service.engine.site.store.list_identities(
+            service.engine.site.catalog.get("staff").gallery_id
+        )
+        == []
+    )
+    as_user(service, "ivan")
+    verified = service.client.post(
+        "/verify",
+        files={"file_a": photo(ALICE_SEED)["file"], "file_b": not_image},
+        data={"purpose": "badge check"},
+        headers=HTML,
+    )
+    assert verified.status_code == 400 and "a person must confirm" not in verified.text
+    assert "not an image file" in verified.text

@@ -27,7 +27,7 @@ from watchkeeper.gallery.watchlist import EnrolmentBasis, WatchlistTerms
 from watchkeeper.governance.audit import AuditRecord
 from watchkeeper.governance.authz import Permission, Principal
 from watchkeeper.governance.review import ReviewStatus
-from watchkeeper.service.engine import Engine
+from watchkeeper.service.engine import Engine, Probe
 from watchkeeper.web import overlay_for
 
 router = APIRouter(include_in_schema=False)
@@ -179,15 +179,12 @@ def enrol_submit(
     source: Annotated[str, Form(max_length=500)],
 ) -> Response:
     engine = _engine(request)
-    try:
-        frame = read_upload(file, services_of(request).settings)
-    except WatchkeeperError as exc:
-        return _enrol_page(request, principal, kind_of(exc).status, error=str(exc))
+    # A bad upload is refused like any other step: shown on the form, nothing stored.
     result, error, status = refusal_of(
         lambda: engine_call_staged(
             request,
             "enrol",
-            lambda: engine.analyse_probe(frame),
+            lambda: engine.analyse_probe(read_upload(file, services_of(request).settings)),
             lambda probe: engine.enrol(principal, person, probe, watchlist, basis, source),
         )
     )
@@ -299,17 +296,18 @@ def verify_submit(
     file_b: Annotated[UploadFile, File()],
     purpose: Annotated[str, Form(max_length=500)],
 ) -> Response:
-    settings = services_of(request).settings
     engine = _engine(request)
-    try:
-        a, b = read_upload(file_a, settings), read_upload(file_b, settings)
-    except WatchkeeperError as exc:
-        return _verify_page(request, principal, kind_of(exc).status, error=str(exc))
+
+    def analyse_both() -> tuple[Probe, Probe]:
+        limits = services_of(request).settings
+        a, b = read_upload(file_a, limits), read_upload(file_b, limits)
+        return engine.analyse_probe(a, crops=False), engine.analyse_probe(b, crops=False)
+
     result, error, status = refusal_of(
         lambda: engine_call_staged(
             request,
             "verify",
-            lambda: (engine.analyse_probe(a, crops=False), engine.analyse_probe(b, crops=False)),
+            analyse_both,
             lambda pair: engine.verify(principal, pair[0], pair[1], purpose),
         )
     )
